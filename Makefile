@@ -1,0 +1,50 @@
+# Two commands on a fresh machine with python3 and make: `make demo`, `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
+
+.PHONY: install install-test demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(BIN)/orchestrator demo
+
+# GitHub's published REST description, used to check the sandbox's JSON shapes.
+.cache/openapi/api.github.com.json:
+	mkdir -p .cache/openapi
+	cd .cache/openapi && npm pack --silent @octokit/openapi@23 >/dev/null && \
+	  tar xzf octokit-openapi-*.tgz package/generated/api.github.com.json && \
+	  mv package/generated/api.github.com.json . && rm -rf package octokit-openapi-*.tgz
+
+openapi: .cache/openapi/api.github.com.json
+
+test: install-test
+	-@$(MAKE) --no-print-directory openapi
+	$(BIN)/python -m pytest -q
+
+lint: install-test
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .cache

@@ -1,0 +1,214 @@
+"""Configuration: `orchestrator.toml`, validated with pydantic.
+
+Every error names the key and the problem in one line (`ConfigError`), so the CLI can
+print it and exit 2 instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG = "orchestrator.toml"
+SANDBOX_TOKEN = "sandbox-token"
+_REPO_NAME = re.compile(r"([A-Za-z0-9_.-]+/)?[A-Za-z0-9_.-]+")
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the user in one line."""
+
+
+class _Section(BaseModel):
+    # Unknown keys are mistakes (a typo silently ignored is a budget overrun later).
+    model_config = ConfigDict(extra="forbid")
+
+
+class GitHubSettings(_Section):
+    api_url: str = Field("https://api.github.com", description="GitHub REST API root; GHES or the sandbox URL work too")
+    token_env: str = Field("GITHUB_TOKEN", description="environment variable holding the token")
+    token_block: str | None = Field(None, description="name of a Prefect Secret block holding the token")
+    org: str = Field(..., min_length=1, description="the organisation (or user) that owns the repositories")
+    repos: list[str] = Field(default_factory=lambda: ["*"], description='repository names, or ["*"] for all')
+    concurrency: int = Field(4, ge=1, le=32, description="repositories fetched at once")
+    seconds_between_requests: float = Field(0.0, ge=0, description="pause between reads (PyGithub's default 0.25)")
+    seconds_between_writes: float = Field(1.0, ge=0, description="pause between writes; GitHub asks for >= 1 s")
+    timeout: float = Field(30.0, gt=0, description="seconds before a request times out")
+    since_margin_minutes: int = Field(10, ge=0, description="overlap for incremental refreshes (clock skew)")
+    full_refresh_every: int = Field(
+        24, ge=1, description="every Nth snapshot of a repo is a full one, to notice deleted or moved items"
+    )
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("must be an http(s) URL such as https://api.github.com")
+        return value.rstrip("/")
+
+    @field_validator("repos")
+    @classmethod
+    def _repos(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError('must list at least one repository, or ["*"] for all')
+        for name in value:
+            if name != "*" and not _REPO_NAME.fullmatch(name):
+                raise ValueError(f"bad repository name {name!r} (use 'name' or 'owner/name')")
+        return [name.split("/")[-1] for name in value]
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the API is on this machine (the sandbox, or a test server)."""
+        host = urlparse(self.api_url).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+class DatabaseSettings(_Section):
+    path: str = Field("orchestrator.duckdb", description="the DuckDB file")
+
+
+class AgentSettings(_Section):
+    label: str = Field("jules", description="the label that dispatches an issue to the agent")
+    mode: Literal["label", "assignee"] = Field("label", description="how a dispatch reaches the agent")
+    assignee: str | None = Field(None, description="the agent's login when mode = 'assignee' (e.g. Copilot)")
+    max_in_flight: int | None = Field(None, ge=0, description="tasks running at once the agent allows")
+
+    @model_validator(mode="after")
+    def _assignee_needed(self) -> AgentSettings:
+        if self.mode == "assignee" and not self.assignee:
+            raise ValueError("agent.assignee is required when agent.mode = 'assignee'")
+        return self
+
+
+class TeamMember(_Section):
+    login: str = Field(..., min_length=1)
+    quota: int = Field(300, ge=0, description="tasks per day; unused tasks do not roll over")
+    repos: list[str] = Field(default_factory=lambda: ["*"], description='repos connected by this member, or ["*"]')
+
+    def covers(self, repo: str) -> bool:
+        """Whether a dispatch in `repo` (name or owner/name) counts against this member."""
+        name = repo.split("/")[-1]
+        return "*" in self.repos or name in self.repos
+
+
+class TeamSettings(_Section):
+    members: list[TeamMember] = Field(default_factory=list)
+    timezone: str = Field("UTC", description="the day boundary for usage counting")
+    window: Literal["calendar_day", "rolling_24h"] = Field("calendar_day")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @property
+    def pool(self) -> int:
+        return sum(member.quota for member in self.members)
+
+
+STRATEGY_RANGES: dict[str, tuple[int, int]] = {
+    "conservative": (10, 20),
+    "moderate": (50, 80),
+    "aggressive": (150, 200),
+}
+
+
+class DispatchSettings(_Section):
+    strategy: Literal["conservative", "moderate", "aggressive"] = "conservative"
+    max_repo_share: float = Field(0.5, gt=0, le=1, description="never the whole budget to one repo")
+    auto_apply: bool = Field(False, description="cadence flows apply their plan without a person")
+    daily_apply_cap: int = Field(50, ge=0, description="most tasks the cadence flows may spend unattended a day")
+    stale_pr_days: float = Field(3.0, gt=0, description="a PR that has not moved for this long is stuck")
+    escalate_after_nudges: int = Field(2, ge=1)
+
+    @property
+    def daily_range(self) -> tuple[int, int]:
+        return STRATEGY_RANGES[self.strategy]
+
+
+class Settings(_Section):
+    github: GitHubSettings
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    team: TeamSettings = Field(default_factory=TeamSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    classification: dict[str, Any] = Field(default_factory=dict, description="overrides of the classification rules")
+
+    def token(self) -> str:
+        """The GitHub token: from a Prefect Secret block or the environment; never logged."""
+        if self.github.token_block:
+            from prefect.blocks.system import Secret
+
+            try:
+                return Secret.load(self.github.token_block).get()
+            except ValueError as exc:
+                raise ConfigError(f"github.token_block: no Prefect Secret block named {self.github.token_block!r}") from exc
+        token = os.environ.get(self.github.token_env, "").strip()
+        if token:
+            return token
+        if self.github.is_loopback:
+            return SANDBOX_TOKEN
+        raise ConfigError(
+            f"github.token_env: environment variable {self.github.token_env} is not set "
+            "(export a token with repo scope, or set github.token_block)"
+        )
+
+    def full_name(self, repo: str) -> str:
+        return repo if "/" in repo else f"{self.github.org}/{repo}"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """One line for one pydantic error: `section.key: problem`."""
+    key = ".".join(str(part) for part in error["loc"]) or "(file)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key"
+    if kind == "missing":
+        return f"{key}: required but missing"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key}: {message} (got {error.get('input')!r})" if "input" in error and kind != "value_error" else f"{key}: {message}"
+
+
+def parse_settings(data: dict[str, Any], source: str = DEFAULT_CONFIG) -> Settings:
+    """Validate a parsed TOML document; raise ConfigError naming the first bad key."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = len(exc.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ConfigError(f"{source}: {_describe(first)}{suffix}") from None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the configuration file."""
+    path = Path(path or os.environ.get("ORCHESTRATOR_CONFIG") or DEFAULT_CONFIG)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found (copy orchestrator.example.toml)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_settings(data, str(path))

@@ -1,0 +1,398 @@
+"""The DuckDB file: raw tables keep history, views give the current picture.
+
+`ensure_schema` is safe to run again; `save_*` functions write inside the caller's
+transaction. All timestamps are UTC (naive `TIMESTAMP`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from tasks.github_read import PR_DETAIL_COLUMNS, RepoFetch, RepoSyncState, content_hash
+
+ISSUE_COLUMNS = """
+    repo VARCHAR NOT NULL, number INTEGER NOT NULL, id BIGINT,
+    title VARCHAR, body VARCHAR, state VARCHAR, state_reason VARCHAR,
+    author VARCHAR, author_association VARCHAR,
+    labels VARCHAR[], assignees VARCHAR[], milestone VARCHAR,
+    comments INTEGER, locked BOOLEAN,
+    created_at TIMESTAMP, updated_at TIMESTAMP, closed_at TIMESTAMP, html_url VARCHAR
+"""
+
+PULL_EXTRA_COLUMNS = """
+    merged BOOLEAN, merged_at TIMESTAMP, draft BOOLEAN,
+    head_ref VARCHAR, head_sha VARCHAR, base_ref VARCHAR,
+    mergeable BOOLEAN, mergeable_state VARCHAR,
+    ci_state VARCHAR, checks_total INTEGER, checks_failing INTEGER,
+    review_decision VARCHAR, approvals INTEGER, changes_requested_by VARCHAR[],
+    unresolved_threads INTEGER, review_comments INTEGER,
+    commits INTEGER, additions INTEGER, deletions INTEGER, changed_files INTEGER,
+    detail_at TIMESTAMP
+"""
+
+VERSION_COLUMNS = """
+    content_hash VARCHAR NOT NULL, run_id INTEGER NOT NULL,
+    valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP
+"""
+
+TABLES: dict[str, str] = {
+    "snapshot_runs": """
+        run_id INTEGER PRIMARY KEY, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP,
+        status VARCHAR NOT NULL, repos VARCHAR[], full_repos VARCHAR[],
+        requests INTEGER, requests_not_modified INTEGER,
+        rate_limit_remaining INTEGER, rate_limit_limit INTEGER,
+        versions_added INTEGER, error VARCHAR
+    """,
+    "repositories": """
+        repo VARCHAR PRIMARY KEY, id BIGINT, name VARCHAR, default_branch VARCHAR,
+        archived BOOLEAN, private BOOLEAN, language VARCHAR, open_issues_count INTEGER,
+        pushed_at TIMESTAMP, html_url VARCHAR, run_id INTEGER
+    """,
+    "issue_history": ISSUE_COLUMNS + "," + VERSION_COLUMNS,
+    "pull_request_history": ISSUE_COLUMNS + "," + PULL_EXTRA_COLUMNS + "," + VERSION_COLUMNS,
+    "comments": """
+        repo VARCHAR NOT NULL, number INTEGER, id BIGINT PRIMARY KEY, author VARCHAR, body VARCHAR,
+        created_at TIMESTAMP, updated_at TIMESTAMP, html_url VARCHAR, run_id INTEGER
+    """,
+    "issue_events": """
+        repo VARCHAR NOT NULL, number INTEGER, id BIGINT PRIMARY KEY, event VARCHAR, actor VARCHAR,
+        label VARCHAR, assignee VARCHAR, commit_id VARCHAR, created_at TIMESTAMP,
+        is_pull_request BOOLEAN, run_id INTEGER
+    """,
+    "branches": """
+        repo VARCHAR NOT NULL, name VARCHAR NOT NULL, sha VARCHAR, run_id INTEGER,
+        PRIMARY KEY (repo, name)
+    """,
+    # Conditional requests: the ETag of each URL's last 200 answer (and, for detail
+    # answers, its body, which a later 304 stands for).
+    "http_cache": "url VARCHAR PRIMARY KEY, etag VARCHAR, body JSON, run_id INTEGER",
+    "sync_state": """
+        repo VARCHAR PRIMARY KEY, issues_since TIMESTAMP, comments_since TIMESTAMP,
+        last_event_id BIGINT, snapshots_since_full INTEGER, last_full_at TIMESTAMP
+    """,
+}
+
+VIEWS: dict[str, str] = {
+    "issues": "SELECT * EXCLUDE (content_hash, valid_to) FROM issue_history WHERE valid_to IS NULL",
+    "pull_requests": "SELECT * EXCLUDE (content_hash, valid_to) FROM pull_request_history WHERE valid_to IS NULL",
+    "latest_snapshot": """
+        SELECT * FROM snapshot_runs WHERE status = 'complete' ORDER BY run_id DESC LIMIT 1
+    """,
+}
+
+ISSUE_FIELDS = [
+    "repo", "number", "id", "title", "body", "state", "state_reason", "author", "author_association",
+    "labels", "assignees", "milestone", "comments", "locked", "created_at", "updated_at", "closed_at", "html_url",
+]  # fmt: skip
+PULL_FIELDS = ISSUE_FIELDS + ["merged", "merged_at", "draft", *PR_DETAIL_COLUMNS]
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the database file (creating its folder), UTC throughout."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw tables and base views if they are missing (safe to re-run)."""
+    for name, columns in TABLES.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    con.execute("CREATE SEQUENCE IF NOT EXISTS snapshot_run_id START 1")
+    for name, sql in VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: a failed snapshot leaves the previous one current."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+# ── snapshot runs ─────────────────────────────────────────────────────────────
+
+
+def start_snapshot_run(con: duckdb.DuckDBPyConnection, started_at: datetime) -> int:
+    run_id = con.execute("SELECT nextval('snapshot_run_id')").fetchone()[0]
+    con.execute(
+        "INSERT INTO snapshot_runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, started_at]
+    )
+    return int(run_id)
+
+
+def finish_snapshot_run(con: duckdb.DuckDBPyConnection, run_id: int, status: str, **figures: Any) -> None:
+    columns = ", ".join(f"{key} = ?" for key in figures)
+    sets = f", {columns}" if columns else ""
+    con.execute(
+        f"UPDATE snapshot_runs SET status = ?, finished_at = now()::TIMESTAMP{sets} WHERE run_id = ?",
+        [status, *figures.values(), run_id],
+    )
+
+
+def last_complete_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    row = con.execute(
+        "SELECT run_id, started_at FROM snapshot_runs WHERE status = 'complete' ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
+    return {"run_id": row[0], "started_at": row[1]} if row else None
+
+
+# ── reading what we know, for the next refresh ────────────────────────────────
+
+
+def load_sync_state(
+    con: duckdb.DuckDBPyConnection, repo: str, full_every: int, force_full: bool, margin_minutes: int
+) -> RepoSyncState:
+    """What a repo's next refresh needs: watermark, last event, open PRs, ETags."""
+    sync = con.execute(
+        "SELECT issues_since, comments_since, last_event_id, snapshots_since_full FROM sync_state WHERE repo = ?",
+        [repo],
+    ).fetchone()
+    full = force_full or sync is None or (sync[3] or 0) + 1 >= full_every
+    open_pulls = con.execute(
+        f"SELECT {', '.join(PULL_FIELDS)} FROM pull_requests WHERE repo = ? AND state = 'open'", [repo]
+    ).fetchdf()
+    cache = con.execute(
+        "SELECT url, etag, body FROM http_cache WHERE url LIKE ?", [f"/repos/{repo}/%"]
+    ).fetchall()
+    has_epics = con.execute(
+        "SELECT count(*) > 0 FROM issues WHERE repo = ? AND regexp_matches(body, '(?m)^\\s*[-*]\\s+\\[[ xX]\\]\\s+')",
+        [repo],
+    ).fetchone()[0]
+    return RepoSyncState(
+        repo=repo,
+        full=full,
+        issues_since=sync[0] if sync else None,
+        comments_since=sync[1] if sync else None,
+        last_event_id=sync[2] if sync else None,
+        open_pulls={int(r["number"]): _clean(r) for r in open_pulls.to_dict("records")},
+        etags={url: etag for url, etag, _ in cache if etag},
+        cached={url: json.loads(body) for url, _, body in cache if body is not None},
+        has_epics=bool(has_epics),
+    )
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    """pandas -> plain Python (NaT/NaN -> None, numpy arrays -> lists)."""
+    out = {}
+    for key, value in row.items():
+        if hasattr(value, "tolist") and not isinstance(value, str):
+            value = value.tolist()
+        if isinstance(value, pd.Timestamp):
+            value = value.to_pydatetime()
+        elif value is pd.NaT or (isinstance(value, float) and value != value):
+            value = None
+        out[key] = value
+    return out
+
+
+# ── writing a refresh ─────────────────────────────────────────────────────────
+
+
+def _frame(rows: list[dict[str, Any]], fields: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=fields)
+    frame["content_hash"] = [content_hash(row, ignore=("detail_at",)) for row in rows]
+    return frame
+
+
+def save_versions(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: list[dict[str, Any]],
+    fields: list[str],
+    run_id: int,
+    at: datetime,
+    full_repos: list[str],
+) -> int:
+    """Type-2 merge: a changed item ends its current version and adds one; unchanged adds none.
+
+    For repos listed in full, current items the listing no longer holds (deleted or moved)
+    have their version ended. Returns the number of versions added.
+    """
+    incoming = _frame(rows, fields)
+    con.register("incoming", incoming)
+    try:
+        cols = ", ".join(fields)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE changed AS
+            SELECT i.* FROM incoming i
+            LEFT JOIN {table} h ON h.repo = i.repo AND h.number = i.number AND h.valid_to IS NULL
+            WHERE h.number IS NULL OR h.content_hash <> i.content_hash
+            """
+        )
+        con.execute(
+            f"""
+            UPDATE {table} h SET valid_to = ?
+            FROM changed c WHERE h.repo = c.repo AND h.number = c.number AND h.valid_to IS NULL
+            """,
+            [at],
+        )
+        added = con.execute("SELECT count(*) FROM changed").fetchone()[0]
+        con.execute(
+            f"INSERT INTO {table} ({cols}, content_hash, run_id, valid_from) "
+            f"SELECT {cols}, content_hash, ?, ? FROM changed",
+            [run_id, at],
+        )
+        if full_repos:
+            con.execute(
+                f"""
+                UPDATE {table} h SET valid_to = ?
+                WHERE h.valid_to IS NULL AND list_contains(?, h.repo)
+                  AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.repo = h.repo AND i.number = h.number)
+                """,
+                [at, full_repos],
+            )
+        con.execute("DROP TABLE changed")
+    finally:
+        con.unregister("incoming")
+    return int(added)
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: str) -> None:
+    if frame.empty:
+        return
+    con.register("upsert_rows", frame)
+    try:
+        cols = ", ".join(frame.columns)
+        con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM upsert_rows")
+    finally:
+        con.unregister("upsert_rows")
+
+
+def save_repositories(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], run_id: int) -> None:
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["run_id"] = run_id
+    _upsert(con, "repositories", frame, "repo")
+
+
+def save_repo_fetch(
+    con: duckdb.DuckDBPyConnection, fetch: RepoFetch, run_id: int, at: datetime, margin_minutes: int
+) -> None:
+    """Comments, events, branches, HTTP cache and sync state of one repo's refresh."""
+    if fetch.comments:
+        frame = pd.DataFrame(fetch.comments)
+        frame["run_id"] = run_id
+        _upsert(con, "comments", frame, "id")
+    if fetch.full and fetch.comments_changed:
+        # A full listing is the whole truth: comments it lacks were deleted.
+        ids = [row["id"] for row in fetch.comments]
+        con.execute("DELETE FROM comments WHERE repo = ? AND NOT list_contains(?, id)", [fetch.repo, ids])
+    if fetch.events:
+        frame = pd.DataFrame(fetch.events).drop_duplicates("id")
+        frame["run_id"] = run_id
+        _upsert(con, "issue_events", frame, "id")
+    if fetch.epic_branches is not None:
+        con.execute("DELETE FROM branches WHERE repo = ? AND name LIKE 'epic/%'", [fetch.repo])
+        frame = pd.DataFrame(fetch.epic_branches, columns=["repo", "name", "sha"])
+        frame["run_id"] = run_id
+        _upsert(con, "branches", frame, "repo, name")
+    if fetch.etags:
+        frame = pd.DataFrame(
+            [
+                {"url": url, "etag": etag, "body": json.dumps(fetch.cached[url]) if url in fetch.cached else None}
+                for url, etag in fetch.etags.items()
+            ]
+        )
+        frame["run_id"] = run_id
+        _upsert(con, "http_cache", frame, "url")
+    _save_sync_state(con, fetch, at, margin_minutes)
+
+
+def _save_sync_state(con: duckdb.DuckDBPyConnection, fetch: RepoFetch, at: datetime, margin_minutes: int) -> None:
+    """Move a watermark only when its list changed, so an unchanged list keeps its URL (and 304s)."""
+    watermark = at - pd.Timedelta(minutes=margin_minutes)
+    previous = con.execute(
+        "SELECT issues_since, comments_since, last_event_id, snapshots_since_full, last_full_at "
+        "FROM sync_state WHERE repo = ?",
+        [fetch.repo],
+    ).fetchone() or (None, None, None, 0, None)
+    issues_since = watermark if fetch.listing_changed or previous[0] is None else previous[0]
+    comments_since = watermark if fetch.comments_changed or previous[1] is None else previous[1]
+    last_event = max([row["id"] for row in fetch.events] + [previous[2] or 0]) or None
+    since_full = 0 if fetch.full else (previous[3] or 0) + 1
+    last_full = at if fetch.full else previous[4]
+    con.execute(
+        "INSERT OR REPLACE INTO sync_state VALUES (?, ?, ?, ?, ?, ?)",
+        [fetch.repo, issues_since, comments_since, last_event, since_full, last_full],
+    )
+
+
+def save_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    at: datetime,
+    repositories: list[dict[str, Any]],
+    fetches: list[RepoFetch],
+    margin_minutes: int,
+) -> int:
+    """Write a whole snapshot in one transaction; returns history versions added."""
+    full_repos = [f.repo for f in fetches if f.full and f.listing_changed]
+    with transaction(con):
+        save_repositories(con, repositories, run_id)
+        added = save_versions(
+            con, "issue_history", [r for f in fetches for r in f.issues], ISSUE_FIELDS, run_id, at, full_repos
+        )
+        added += save_versions(
+            con, "pull_request_history", [r for f in fetches for r in f.pulls], PULL_FIELDS, run_id, at, full_repos
+        )
+        for fetch in fetches:
+            save_repo_fetch(con, fetch, run_id, at, margin_minutes)
+    return added
+
+
+# ── one writer at a time ──────────────────────────────────────────────────────
+
+
+@contextmanager
+def writer(path: str | Path, timeout: float = 600) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The only way to write: a file lock (overlapping flow runs wait, never fail), then the schema."""
+    from filelock import FileLock
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock", timeout=timeout):
+        con = connect(path)
+        try:
+            ensure_schema(con)
+            yield con
+        finally:
+            con.close()
+
+
+@contextmanager
+def reader(path: str | Path, attempts: int = 50) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection; waits briefly while a writer holds the file."""
+    import time
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no database at {path} (run `orchestrator snapshot` first)")
+    for attempt in range(attempts):
+        try:
+            con = connect(path, read_only=True)
+            break
+        except duckdb.IOException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
+    try:
+        yield con
+    finally:
+        con.close()

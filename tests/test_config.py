@@ -1,0 +1,82 @@
+"""A bad configuration is one clear line naming the key, exit 2, never a traceback."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import ConfigError, load_settings, parse_settings
+
+GOOD = """
+[github]
+org = "dappcore"
+repos = ["core", "core-php"]
+[[team.members]]
+login = "Snider"
+quota = 300
+repos = ["core"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "orchestrator.toml"
+    path.write_text(text)
+    return path
+
+
+def test_good_file_loads_with_defaults(tmp_path):
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.github.api_url == "https://api.github.com"
+    assert settings.github.repos == ["core", "core-php"]
+    assert settings.team.pool == 300
+    assert settings.team.members[0].covers("dappcore/core") and not settings.team.members[0].covers("core-php")
+    assert settings.dispatch.daily_range == (10, 20)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD + "\n[database]\npaht = 'x'\n", "database.paht: unknown key"),
+        ("[github]\nrepos = ['core']\n", "github.org: required but missing"),
+        (GOOD.replace("quota = 300", "quota = 'lots'"), "team.members.0.quota"),
+        (GOOD + "\n[dispatch]\nstrategy = 'reckless'\n", "dispatch.strategy"),
+        (GOOD + "\n[dispatch]\nmax_repo_share = 1.5\n", "dispatch.max_repo_share"),
+        ("[github\norg = 'x'", "not valid TOML"),
+        (GOOD.replace('org = "dappcore"', 'org = "dappcore"\napi_url = "ftp://x"'), "github.api_url"),
+        (GOOD + "\n[team]\ntimezone = 'Mars/Olympus'\n", "timezone"),
+    ],
+)
+def test_bad_file_names_the_key(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as raised:
+        load_settings(write(tmp_path, text))
+    assert expected in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_missing_token_is_an_error_except_on_loopback(monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    remote = parse_settings({"github": {"org": "o"}})
+    with pytest.raises(ConfigError, match="GITHUB_TOKEN is not set"):
+        remote.token()
+    local = parse_settings({"github": {"org": "o", "api_url": "http://127.0.0.1:9"}})
+    assert local.token() == "sandbox-token"
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
+    assert remote.token() == "ghp_secret"
+
+
+def test_cli_prints_one_line_and_exits_2(tmp_path):
+    path = write(tmp_path, GOOD + "\n[agent]\nlabell = 'jules'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "--config", str(path), "snapshot"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "agent.labell: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1
