@@ -74,6 +74,36 @@ TABLES: dict[str, str] = {
     # Conditional requests: the ETag of each URL's last 200 answer (and, for detail
     # answers, its body, which a later 304 stands for).
     "http_cache": "url VARCHAR PRIMARY KEY, etag VARCHAR, body JSON, run_id INTEGER",
+    # Settings the views need (agent label, thresholds), written by every flow run, so that
+    # plain SQL clients see the same picture as the CLI.
+    "run_settings": "key VARCHAR PRIMARY KEY, value VARCHAR",
+    # Materialised by Python after each snapshot (markdown parsing is not SQL's job);
+    # the `audit_findings`, `parse_warnings` and `framework_candidates` views read them.
+    "finding_rows": """
+        repo VARCHAR, audit_number INTEGER, finding_index INTEGER, title VARCHAR, text VARCHAR,
+        severity VARCHAR, type VARCHAR, scope VARCHAR, complexity VARCHAR, fingerprint VARCHAR,
+        severity_explicit BOOLEAN, type_explicit BOOLEAN, labels VARCHAR[]
+    """,
+    "parse_warning_rows": "repo VARCHAR, number INTEGER, warning VARCHAR",
+    "framework_candidate_rows": """
+        candidate_id VARCHAR, type VARCHAR, title VARCHAR, repo VARCHAR, audit_number INTEGER,
+        finding_index INTEGER, fingerprint VARCHAR, member_count INTEGER, repo_count INTEGER
+    """,
+    "dispatch_plans": """
+        plan_id VARCHAR PRIMARY KEY, created_at TIMESTAMP NOT NULL, snapshot_run_id INTEGER,
+        strategy VARCHAR, pool INTEGER, used INTEGER, remaining INTEGER, planned_cost INTEGER, summary JSON
+    """,
+    "plan_actions": """
+        plan_id VARCHAR NOT NULL, seq INTEGER NOT NULL, action VARCHAR NOT NULL, repo VARCHAR NOT NULL,
+        target VARCHAR, payload JSON, reason VARCHAR, priority INTEGER, cost INTEGER NOT NULL,
+        precondition JSON, member VARCHAR, PRIMARY KEY (plan_id, seq)
+    """,
+    # The budget ledger: one row per executed action; "used today" is counted here.
+    "action_log": """
+        plan_id VARCHAR NOT NULL, seq INTEGER NOT NULL, action VARCHAR NOT NULL, repo VARCHAR NOT NULL,
+        target VARCHAR, status VARCHAR NOT NULL, reason VARCHAR, github_url VARCHAR, cost INTEGER NOT NULL,
+        member VARCHAR, executed_at TIMESTAMP NOT NULL, PRIMARY KEY (plan_id, seq)
+    """,
     "sync_state": """
         repo VARCHAR PRIMARY KEY, issues_since TIMESTAMP, comments_since TIMESTAMP,
         last_event_id BIGINT, snapshots_since_full INTEGER, last_full_at TIMESTAMP
