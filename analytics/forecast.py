@@ -20,6 +20,7 @@ flagged (``thin_history``) and explained (``notes``). Pure numpy/pandas: no I/O,
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -37,6 +38,9 @@ PRIOR_SCOPE = (0.5, 25.0)  # Gamma(shape, rate in epic-days) prior on additions 
 THIN_MERGES = 20  # fewer merged dispatches than this (org-wide) is thin history
 THIN_REPO_RESOLVED = 5  # fewer resolved dispatches than this in a repo flags its epics
 NOT_DONE = np.iinfo(np.int32).max
+ARRIVAL_WINDOW = 28  # days of recent history giving the rate of new epics
+ARRIVAL_HORIZON = 90  # days over which the recent rate of new epics is assumed to persist
+MAX_NEW_EPICS = 40  # cap on simulated new epics (each is a column of the simulation)
 
 
 @dataclass
@@ -59,7 +63,9 @@ class History:
         not merged), failed (bool)`` and optionally ``resolved_at`` (when a failure became known;
         falls back to the lead-time distribution when missing).
     scope_additions: ``repo, epic, added_at`` for children added to an epic after its creation.
-    epics: ``repo, epic, created_at, closed_at (NaT if open)``: gives the epic-days of exposure.
+    epics: ``repo, epic, created_at, closed_at (NaT if open)``: gives the epic-days of exposure;
+        with optional ``priority`` and ``initial_by_phase`` (children per phase at creation, a list)
+        it also gives the arrival rate and shape of new epics that will compete for capacity.
     epic_days: exposure in epic-days, used instead of ``epics`` when that frame is not given.
     """
 
@@ -85,6 +91,9 @@ class Params:
     scope_dispersion: float  # Gamma shape of per-epic rate heterogeneity (inf = none)
     thin_history: bool
     notes: list[str] = field(default_factory=list)
+    arrival_shape: float = 0.0  # Gamma posterior on new epics per day (shape 0: no arrivals)
+    arrival_rate: float = 1.0
+    arrival_templates: list[tuple[str, int, list[int]]] = field(default_factory=list)
 
     @property
     def org_success_rate(self) -> float:
@@ -176,7 +185,7 @@ def estimate_parameters(history: History, today: date) -> Params:
         end = pd.to_datetime(ep["closed_at"]).where(_before(ep["closed_at"], today), pd.Timestamp(today))
         x = np.clip(_days(ep["created_at"], end), 0, None).astype(float)
         exposure = float(x.sum())
-        n = np.array([per_epic_adds.get((str(r), int(e)), 0) for r, e in zip(ep["repo"], ep["epic"])])
+        n = np.array([per_epic_adds.get((str(r), int(e)), 0) for r, e in zip(ep["repo"], ep["epic"], strict=False)])
         if exposure > 0 and len(x) >= 5 and n.sum() >= 5:
             lam = n.sum() / exposure
             excess = float(((n - lam * x) ** 2).sum() - (lam * x).sum())
@@ -187,6 +196,16 @@ def estimate_parameters(history: History, today: date) -> Params:
     if exposure < 30:
         thin = thin or exposure == 0
         notes.append(f"only {exposure:.0f} epic-days observed: scope growth rate is mostly a prior")
+    arrival_shape, arrival_rate, templates = 0.0, 1.0, []
+    if ep is not None and len(ep) and "initial_by_phase" in ep.columns:
+        created = pd.to_datetime(ep["created_at"])
+        window = min(ARRIVAL_WINDOW, (pd.Timestamp(today) - created.min()).days)
+        n_new = int((created >= pd.Timestamp(today) - pd.Timedelta(days=window)).sum())
+        if window >= 7 and n_new > 0:
+            arrival_shape, arrival_rate = float(n_new), float(window)
+            prio = ep["priority"] if "priority" in ep.columns else pd.Series(1, index=ep.index)
+            templates = [(str(r), int(p), [int(x) for x in ph])
+                         for r, p, ph in zip(ep["repo"], prio, ep["initial_by_phase"], strict=False) if sum(ph) > 0]
     return Params(
         org_alpha=PRIOR_SUCCESS[0] + s_tot,
         org_beta=PRIOR_SUCCESS[1] + f_tot,
@@ -200,6 +219,9 @@ def estimate_parameters(history: History, today: date) -> Params:
         scope_dispersion=dispersion,
         thin_history=thin,
         notes=notes,
+        arrival_shape=arrival_shape if templates else 0.0,
+        arrival_rate=arrival_rate,
+        arrival_templates=templates,
     )
 
 
@@ -266,17 +288,36 @@ def simulate(
     horizon_days: int = 730,
 ) -> SimResult:
     """Run the day-by-day Monte Carlo; arrays are (trials, epics), no loop over trials."""
-    rng = np.random.default_rng(seed)
-    T = int(trials)
+    T_total = int(trials)
     # columns grouped by repo (for the repo share cap); gorder = dispatch priority order
     repos = sorted({e.repo for e in epics})
     ridx = {r: i for i, r in enumerate(repos)}
     work = {r: 0 for r in repos}
     for e in epics:
         work[e.repo] += sum(max(0, n) for n in e.remaining_by_phase)
-    cols = sorted(range(len(epics)), key=lambda i: (epics[i].repo, epics[i].priority, epics[i].epic))
-    ep = [epics[i] for i in cols]
+    # new epics expected to arrive (phantom columns): they take capacity but are not reported
+    n_real = len(epics)
+    tmpl = params.arrival_templates
+    lam_arr = params.arrival_shape / params.arrival_rate if tmpl else 0.0
+    M = 0
+    if lam_arr > 0:
+        mean = lam_arr * ARRIVAL_HORIZON
+        M = min(int(mean + 3 * np.sqrt(mean)) + 1, MAX_NEW_EPICS)
+    pick = np.random.default_rng([seed, 7]).integers(0, max(1, len(tmpl)), size=M)
+    phantoms = [EpicInput(tmpl[i][0], -1 - j, tmpl[i][2], tmpl[i][1]) for j, i in enumerate(pick)]
+    for e in phantoms:
+        if e.repo not in work:
+            repos.append(e.repo)
+            work[e.repo] = 0
+    repos_sorted = sorted(repos)
+    ridx = {r: i for i, r in enumerate(repos_sorted)}
+    repos = repos_sorted
+    allep = list(epics) + phantoms
+    cols = sorted(range(len(allep)), key=lambda i: (allep[i].repo, allep[i].priority, allep[i].epic))
+    ep = [allep[i] for i in cols]
     E = len(ep)
+    real = np.array([c < n_real for c in cols], dtype=bool)
+    pcols = np.flatnonzero(~real)
     group = np.array([ridx[e.repo] for e in ep], dtype=np.int64)
     starts = np.searchsorted(group, np.arange(len(repos)))
     gorder = np.array(
@@ -289,116 +330,182 @@ def simulate(
     for i, p in enumerate(plist):
         phases[i, : len(p)] = p
 
-    # per-trial parameter draws (uncertainty), shapes (T,), (T, R)
-    p_org = rng.beta(params.org_alpha, params.org_beta, size=T)
-    cnt = np.array([params.repo_counts.get(r, (0, 0)) for r in repos], dtype=float).reshape(-1, 2)
-    p_rt = rng.beta(
-        REPO_KAPPA * p_org[:, None] + cnt[None, :, 0], REPO_KAPPA * (1 - p_org[:, None]) + cnt[None, :, 1]
-    )
-    p_rt = np.clip(p_rt, 0.02, 0.999)
     lead_tab = np.stack(
         [_lead_table(params.repo_lead_samples.get(r, np.array([])), params.lead_samples, POOLED_LEAD_WEIGHT)
          for r in repos]
     ) if repos else np.zeros((0, QGRID))
     fail_src = params.fail_lag_samples if len(params.fail_lag_samples) else params.lead_samples
     fail_tab = _lead_table(fail_src, np.array([]), 0.0)
-    scale = np.exp(rng.normal(0.0, params.lead_scale_sd, size=T)).astype(np.float32)
-    lam_t = rng.gamma(params.scope_shape, 1.0 / params.scope_rate, size=T)
-    if np.isfinite(params.scope_dispersion):
-        k = params.scope_dispersion
-        lam = lam_t[:, None] * rng.gamma(k, 1.0 / k, size=(T, E))
+
+    def run(rng: np.random.Generator, T: int) -> tuple[np.ndarray, np.ndarray]:
+        """Simulate T trials with their own random stream; returns (done_day, tasks)."""
+        # per-trial parameter draws (uncertainty), shapes (T,), (T, R)
+        p_org = rng.beta(params.org_alpha, params.org_beta, size=T)
+        cnt = np.array([params.repo_counts.get(r, (0, 0)) for r in repos], dtype=float).reshape(-1, 2)
+        p_rt = rng.beta(
+            REPO_KAPPA * p_org[:, None] + cnt[None, :, 0], REPO_KAPPA * (1 - p_org[:, None]) + cnt[None, :, 1]
+        )
+        p_rt = np.clip(p_rt, 0.02, 0.999)
+        scale = np.exp(rng.normal(0.0, params.lead_scale_sd, size=T)).astype(np.float32)
+        lam_t = rng.gamma(params.scope_shape, 1.0 / params.scope_rate, size=T)
+        if np.isfinite(params.scope_dispersion):
+            k = params.scope_dispersion
+            lam = lam_t[:, None] * rng.gamma(k, 1.0 / k, size=(T, E))
+        else:
+            lam = np.repeat(lam_t[:, None], E, axis=1)
+        next_add = rng.exponential(1.0, size=(T, E)) / np.maximum(lam, 1e-12)
+
+        # state: S holds the (rows, ...) arrays of trials still running; finished trials are dropped
+        done_all = np.zeros((T, E), dtype=np.int32)
+        tasks_all = np.zeros((T, E), dtype=np.int32)
+        active = np.repeat(((nph > 0) & real)[None, :], T, axis=0)
+        lam_arr_t = rng.gamma(max(params.arrival_shape, 1e-9), 1.0 / params.arrival_rate, size=T)
+        arrive = np.ceil(np.cumsum(rng.exponential(1.0, size=(T, M)), axis=1) / np.maximum(lam_arr_t, 1e-9)[:, None])
+        arrive = np.where(arrive <= ARRIVAL_HORIZON, arrive, NOT_DONE).astype(np.int32)
+        S = {
+            "active": active,
+            "done": np.where(active, NOT_DONE, 0).astype(np.int32),
+            "k": np.zeros((T, E), dtype=np.int16),
+            "last": np.full((T, E), -1, dtype=np.int16),
+            "pending": np.zeros((T, E), dtype=np.int16),
+            "tasks": np.zeros((T, E), dtype=np.int32),
+            "queued": np.repeat((phases[:, 0] * real)[None, :], T, axis=0).astype(np.int16),
+            "next_add": next_add.astype(np.float32),
+            "lam": lam,
+            "p": p_rt,
+            "scale": scale,
+            "id": np.arange(T),
+            "arrive": arrive,
+        }
+        buckets: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+        def push_failures(rows: np.ndarray, cls: np.ndarray, n: np.ndarray, day: np.ndarray) -> None:
+            """Schedule failed attempts to re-enter the queue on the given days."""
+            np.add.at(S["pending"], (rows, cls), n)
+            order = np.argsort(day, kind="stable")
+            rows, cls, n, day = rows[order], cls[order], n[order], day[order]
+            cuts = np.flatnonzero(np.diff(day)) + 1
+            for r_, c_, n_, d_ in zip(*(np.split(a, cuts) for a in (rows, cls, n, day)), strict=False):
+                buckets.setdefault(int(d_[0]), []).append((r_, c_, n_))
+
+        def compact() -> None:
+            """Store finished trials' results and drop them from the working arrays."""
+            keep = S["active"][:, real].any(1)
+            gone = S["id"][~keep]
+            done_all[gone] = S["done"][~keep]
+            tasks_all[gone] = S["tasks"][~keep]
+            newpos = np.cumsum(keep) - 1
+            for key in S:
+                S[key] = S[key][keep]
+            for day_, lst in buckets.items():
+                buckets[day_] = [(newpos[r_], c_, n_) for r_, c_, n_ in lst]
+
+        # children already in flight: merge (or fail) after a lead time conditional on their age
+        for j, e in enumerate(ep):
+            ages = np.array([a for a in e.in_flight_ages if a >= 0][: phases[j, 0]], dtype=float)
+            if nph[j] == 0 or len(ages) == 0:
+                continue
+            S["queued"][:, j] -= len(ages)
+            g = group[j]
+            ok = rng.random((T, len(ages))) < p_rt[:, g][:, None]
+            tab = lead_tab[g]
+            q0 = np.searchsorted(tab, ages, side="left") / QGRID  # P(lead < age)
+            u = q0 + (1 - q0) * rng.random((T, len(ages)))
+            lead = np.rint(tab[np.minimum((u * QGRID).astype(int), QGRID - 1)] * scale[:, None])
+            merge = np.maximum(lead - ages, 0)
+            merge = np.where(q0 >= 1, np.rint(tab[(rng.random((T, len(ages))) * QGRID).astype(int)]), merge)
+            S["last"][:, j] = np.where(ok, merge, -1).max(1)
+            nfail = (~ok).sum(1)
+            rows = np.flatnonzero(nfail)
+            if len(rows):
+                lag = np.rint(fail_tab[(rng.random(len(rows)) * QGRID).astype(int)] * scale[rows])
+                push_failures(rows, np.full(len(rows), j), nfail[rows].astype(np.int32), lag.astype(np.int64) + 1)
+
+        cap_float = max(0.0, float(capacity_per_day))
+        share_frac = float(max_repo_share)
+        n_alive = T
+        for t in range(int(horizon_days)):
+            active, queued, last, pending = S["active"], S["queued"], S["last"], S["pending"]
+            alive = int(active[:, real].any(1).sum()) if t % 8 == 0 else n_alive
+            if alive == 0:
+                break
+            if t % 8 == 0 and alive < 0.8 * n_alive:
+                compact()
+                active, queued, last, pending = S["active"], S["queued"], S["last"], S["pending"]
+            n_alive = len(active)
+            cap = int(np.floor(cap_float * (t + 1)) - np.floor(cap_float * t))
+            share_cap = max(1, int(np.floor(share_frac * cap)))
+            for r_, c_, n_ in buckets.pop(t, []):
+                np.add.at(queued, (r_, c_), n_)
+                np.add.at(pending, (r_, c_), -n_)
+            comp = active & ((queued | pending) == 0) & (last < t)
+            idx = np.flatnonzero(comp)
+            if len(idx):
+                r_, c_ = np.divmod(idx, E)
+                kn = S["k"][r_, c_] + 1
+                S["k"][r_, c_] = kn
+                fin = kn >= nph[c_]
+                S["done"][r_[fin], c_[fin]] = np.maximum(last[r_[fin], c_[fin]], 0)
+                active[r_[fin], c_[fin]] = False
+                queued[r_[~fin], c_[~fin]] = phases[c_[~fin], kn[~fin]]
+            if M and t <= ARRIVAL_HORIZON:
+                idx = np.flatnonzero(S["arrive"] == t)
+                if len(idx):
+                    r_, j_ = np.divmod(idx, M)
+                    active[r_, pcols[j_]] = True
+                    queued[r_, pcols[j_]] = phases[pcols[j_], 0]
+            idx = np.flatnonzero(active & (S["next_add"] <= t))
+            if len(idx):
+                r_, c_ = np.divmod(idx, E)
+                queued[r_, c_] += 1
+                S["next_add"][r_, c_] += rng.exponential(1.0, size=len(r_)) / np.maximum(S["lam"][r_, c_], 1e-12)
+            if cap <= 0:
+                continue
+            # fast path: rows where nothing binds dispatch their whole queue
+            per_repo = np.add.reduceat(queued, starts, axis=1)
+            nrep = (per_repo > 0).sum(1)
+            binds = (per_repo.sum(1) > cap) | ((nrep > 1) & (per_repo.max(1) > share_cap))
+            alloc = queued.copy()
+            if binds.any():
+                rb = np.flatnonzero(binds)
+                alloc[rb] = _allocate(queued[rb], cap, share_cap, starts, group, gorder)
+            idx = np.flatnonzero(alloc)
+            if len(idx) == 0:
+                continue
+            r_, c_ = np.divmod(idx, E)
+            n = alloc.ravel()[idx]
+            S["tasks"][r_, c_] += n
+            queued[r_, c_] -= n
+            g = group[c_]
+            nf = rng.binomial(n, 1.0 - S["p"][r_, g]).astype(np.int32)
+            ns = n - nf
+            s = ns > 0
+            if s.any():
+                u = rng.random(int(s.sum())) ** (1.0 / ns[s])  # max of ns uniform draws
+                lead = np.rint(lead_tab[g[s], np.minimum((u * QGRID).astype(int), QGRID - 1)] * S["scale"][r_[s]])
+                rs, cs = r_[s], c_[s]
+                last[rs, cs] = np.maximum(last[rs, cs], np.minimum(t + lead, 32000).astype(np.int16))
+            f = nf > 0
+            if f.any():
+                lag = np.rint(fail_tab[(rng.random(int(f.sum())) * QGRID).astype(int)] * S["scale"][r_[f]])
+                push_failures(r_[f], c_[f], nf[f], t + lag.astype(np.int64) + 1)
+
+        done_all[S["id"]] = S["done"]
+        tasks_all[S["id"]] = S["tasks"]
+        return done_all, tasks_all
+
+    # two independent streams, one per core (numpy releases the GIL in array operations)
+    n_chunks = 2 if T_total >= 2000 else 1
+    sizes = [T_total // n_chunks + (i < T_total % n_chunks) for i in range(n_chunks)]
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n_chunks)]
+    if n_chunks == 1:
+        parts = [run(rngs[0], sizes[0])]
     else:
-        lam = np.repeat(lam_t[:, None], E, axis=1)
-    next_add = rng.exponential(1.0, size=(T, E)) / np.maximum(lam, 1e-12)
-
-    # state
-    active = np.repeat((nph > 0)[None, :], T, axis=0)
-    done_day = np.where(active, NOT_DONE, 0).astype(np.int32)
-    k_ph = np.zeros((T, E), dtype=np.int32)
-    last_done = np.full((T, E), -1, dtype=np.int32)
-    pending = np.zeros((T, E), dtype=np.int32)
-    tasks = np.zeros((T, E), dtype=np.int32)
-    queued = np.repeat(phases[:, 0][None, :], T, axis=0).astype(np.int32)
-    buckets: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-
-    def push_failures(rows: np.ndarray, cls: np.ndarray, n: np.ndarray, day: np.ndarray) -> None:
-        """Schedule failed attempts to re-enter the queue on the given days."""
-        pending[rows, cls] += n
-        order = np.argsort(day, kind="stable")
-        rows, cls, n, day = rows[order], cls[order], n[order], day[order]
-        cuts = np.flatnonzero(np.diff(day)) + 1
-        for r_, c_, n_, d_ in zip(*(np.split(a, cuts) for a in (rows, cls, n, day))):
-            buckets.setdefault(int(d_[0]), []).append((r_, c_, n_))
-
-    # children already in flight: merge (or fail) after a lead time conditional on their age
-    for j, e in enumerate(ep):
-        ages = np.array([a for a in e.in_flight_ages if a >= 0][: phases[j, 0]], dtype=float)
-        if nph[j] == 0 or len(ages) == 0:
-            continue
-        queued[:, j] -= len(ages)
-        g = group[j]
-        ok = rng.random((T, len(ages))) < p_rt[:, g][:, None]
-        tab = lead_tab[g]
-        q0 = np.searchsorted(tab, ages, side="left") / QGRID  # P(lead < age)
-        u = q0 + (1 - q0) * rng.random((T, len(ages)))
-        lead = np.rint(tab[np.minimum((u * QGRID).astype(int), QGRID - 1)] * scale[:, None])
-        merge = np.maximum(lead - ages, 0)
-        merge = np.where(q0 >= 1, np.rint(tab[(rng.random((T, len(ages))) * QGRID).astype(int)]), merge)
-        last_done[:, j] = np.where(ok, merge, -1).max(1)
-        nfail = (~ok).sum(1)
-        rows = np.flatnonzero(nfail)
-        if len(rows):
-            lag = np.rint(fail_tab[(rng.random(len(rows)) * QGRID).astype(int)] * scale[rows])
-            push_failures(rows, np.full(len(rows), j), nfail[rows].astype(np.int32), lag.astype(np.int64) + 1)
-
-    cap_float = max(0.0, float(capacity_per_day))
-    share_frac = float(max_repo_share)
-    for t in range(int(horizon_days)):
-        if not active.any():
-            break
-        cap = int(np.floor(cap_float * (t + 1)) - np.floor(cap_float * t))
-        share_cap = max(1, int(np.floor(share_frac * cap)))
-        for r_, c_, n_ in buckets.pop(t, []):
-            np.add.at(queued, (r_, c_), n_)
-            np.add.at(pending, (r_, c_), -n_)
-        comp = active & (queued == 0) & (pending == 0) & (last_done < t)
-        if comp.any():
-            r_, c_ = np.nonzero(comp)
-            kn = k_ph[r_, c_] + 1
-            k_ph[r_, c_] = kn
-            fin = kn >= nph[c_]
-            done_day[r_[fin], c_[fin]] = np.maximum(last_done[r_[fin], c_[fin]], 0)
-            active[r_[fin], c_[fin]] = False
-            queued[r_[~fin], c_[~fin]] = phases[c_[~fin], kn[~fin]]
-        grow = active & (next_add <= t)
-        if grow.any():
-            r_, c_ = np.nonzero(grow)
-            queued[r_, c_] += 1
-            next_add[r_, c_] += rng.exponential(1.0, size=len(r_)) / np.maximum(lam[r_, c_], 1e-12)
-        if cap <= 0:
-            continue
-        alloc = _allocate(queued, cap, share_cap, starts, group, gorder)
-        r_, c_ = np.nonzero(alloc)
-        if len(r_) == 0:
-            continue
-        n = alloc[r_, c_]
-        tasks[r_, c_] += n
-        queued[r_, c_] -= n
-        g = group[c_]
-        nf = rng.binomial(n, 1.0 - p_rt[r_, g]).astype(np.int32)
-        ns = n - nf
-        s = ns > 0
-        if s.any():
-            u = rng.random(int(s.sum())) ** (1.0 / ns[s])  # max of ns uniform draws
-            lead = np.rint(lead_tab[g[s], np.minimum((u * QGRID).astype(int), QGRID - 1)] * scale[r_[s]])
-            rs, cs = r_[s], c_[s]
-            last_done[rs, cs] = np.maximum(last_done[rs, cs], t + lead.astype(np.int32))
-        f = nf > 0
-        if f.any():
-            lag = np.rint(fail_tab[(rng.random(int(f.sum())) * QGRID).astype(int)] * scale[r_[f]])
-            push_failures(r_[f], c_[f], nf[f], t + lag.astype(np.int64) + 1)
-
-    inv = np.argsort(np.array(cols))
+        with ThreadPoolExecutor(n_chunks) as pool:
+            parts = list(pool.map(run, rngs, sizes))
+    done_day = np.concatenate([p[0] for p in parts])
+    tasks = np.concatenate([p[1] for p in parts])
+    inv = np.argsort(np.array(cols))[:n_real]
     thin = np.array([params.thin_history or params.repo_thin(e.repo) for e in epics])
     return SimResult(epics, today, int(horizon_days), done_day[:, inv], tasks[:, inv], thin)
 
@@ -514,14 +621,14 @@ def state_at(
     d = dispatches[_before(dispatches["dispatched_at"], cutoff)]
     resolved = _before(d["merged_at"], cutoff)
     if "resolved_at" in d.columns:
-        resolved |= d["failed"].to_numpy(dtype=bool) & _before(d["resolved_at"], cutoff)
+        resolved = resolved | (d["failed"].to_numpy(dtype=bool) & _before(d["resolved_at"], cutoff))
     last = d.assign(resolved=resolved).sort_values("dispatched_at").groupby(["repo", "issue"]).tail(1)
     inflight = last[~last["resolved"]]
     age = {(r, i): (pd.Timestamp(cutoff) - pd.Timestamp(x)).days
-           for r, i, x in zip(inflight["repo"], inflight["issue"], inflight["dispatched_at"])}
+           for r, i, x in zip(inflight["repo"], inflight["issue"], inflight["dispatched_at"], strict=False)}
     ep = epics[_before(epics["created_at"], cutoff)]
-    prio = {(r, e): p for r, e, p in zip(ep["repo"], ep["epic"], ep["priority"])}
-    created = {(r, e): c for r, e, c in zip(ep["repo"], ep["epic"], ep["created_at"])}
+    prio = {(r, e): p for r, e, p in zip(ep["repo"], ep["epic"], ep["priority"], strict=False)}
+    created = {(r, e): c for r, e, c in zip(ep["repo"], ep["epic"], ep["created_at"], strict=False)}
     out: list[EpicInput] = []
     closed_at: dict[tuple, pd.Timestamp] = {}
     for (r, e), g in ch.groupby(["repo", "epic"]):
@@ -536,16 +643,23 @@ def state_at(
         first = int(og["phase"].min())
         ages = [age[(r, c)] for c in og.loc[og["phase"] == first, "child"] if (r, c) in age]
         out.append(EpicInput(str(r), int(e), rem, int(prio[(r, e)]), pd.Timestamp(created[(r, e)]).date(), ages))
-    sa = ch[pd.to_datetime(ch["created_at"]).dt.normalize()
-            > ch.apply(lambda x: pd.Timestamp(created.get((x["repo"], x["epic"]), x["created_at"])), axis=1)
-            .dt.normalize()] if len(ch) else ch
+    ec = pd.to_datetime(pd.Series([created.get((r, e), pd.NaT) for r, e in zip(ch["repo"], ch["epic"], strict=False)],
+                                  index=ch.index, dtype="object"))
+    sa = ch[pd.to_datetime(ch["created_at"]).dt.normalize() > ec.dt.normalize()]
+    init = ch[pd.to_datetime(ch["created_at"]).dt.normalize() <= ec.dt.normalize()]
+    initial = {
+        (r, e): [int((g["phase"] == k).sum()) for k in range(1, int(g["phase"].max()) + 1)]
+        for (r, e), g in init.groupby(["repo", "epic"])
+    }
     scope = pd.DataFrame({"repo": sa["repo"], "epic": sa["epic"], "added_at": sa["created_at"]})
     hist_epics = pd.DataFrame(
         {
             "repo": ep["repo"],
             "epic": ep["epic"],
             "created_at": ep["created_at"],
-            "closed_at": [closed_at.get((r, e), pd.NaT) for r, e in zip(ep["repo"], ep["epic"])],
+            "closed_at": [closed_at.get((r, e), pd.NaT) for r, e in zip(ep["repo"], ep["epic"], strict=False)],
+            "priority": ep["priority"].to_numpy(),
+            "initial_by_phase": [initial.get((r, e), []) for r, e in zip(ep["repo"], ep["epic"], strict=False)],
         }
     )
     return out, History(dispatches=d, scope_additions=scope, epics=hist_epics)

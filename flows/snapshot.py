@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from functools import partial
+
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from orchestrator.config import Settings, load_settings
+from analytics.derived import derive_tables
+from orchestrator.config import Settings, load_settings, view_settings
 from tasks import store
 from tasks.github_client import GitHubClient, RequestCounter, make_github
 from tasks.github_read import RepoFetch, RepoSyncState, fetch_repo, fetch_repositories
@@ -56,9 +59,12 @@ def fetch_repository(settings: Settings, state: RepoSyncState, fetched_at: datet
 def write_snapshot(
     settings: Settings, run_id: int, at: datetime, repos: list[dict[str, Any]], fetches: list[RepoFetch]
 ) -> int:
-    """All versions of this snapshot in one transaction."""
+    """All versions of this snapshot, and the findings derived from it, in one transaction."""
+    derive = partial(derive_tables, overrides=settings.classification)
     with store.writer(settings.database.path) as con:
-        return store.save_snapshot(con, run_id, at, repos, fetches, settings.github.since_margin_minutes)
+        return store.save_snapshot(
+            con, run_id, at, repos, fetches, settings.github.since_margin_minutes, derive, view_settings(settings)
+        )
 
 
 @flow(name="snapshot", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
@@ -82,7 +88,7 @@ def run_snapshot(settings: Settings, full: bool = False) -> dict[str, Any]:
         counter.add(listed)
         names = [repo["repo"] for repo in repos]
         states = read_sync_states(settings, names, full)
-        runner_futures = fetch_repository.map(settings, states, fetched_at=started)
+        runner_futures = fetch_repository.map(unmapped(settings), states, fetched_at=unmapped(started))
         fetches = []
         for future in runner_futures:
             fetch, used = future.result()

@@ -13,7 +13,11 @@ import os
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# One-shot commands print their own summary and one-line errors; Prefect's run logs
+# (with tracebacks) stay in the Prefect UI. `--verbose` or ORCHESTRATOR_DEBUG shows them.
+if os.environ.get("ORCHESTRATOR_DEBUG") or "--verbose" in os.sys.argv:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -51,6 +55,7 @@ def main(
         str | None, typer.Option("--config", envvar="ORCHESTRATOR_CONFIG", help="configuration file")
     ] = None,
     db: Annotated[str | None, typer.Option("--db", help="DuckDB file (overrides database.path)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="show Prefect's run logs")] = False,
 ) -> None:
     """Issue Orchestrator: snapshot GitHub into DuckDB, plan, dispatch, forecast."""
     state.config, state.db = config, db

@@ -39,7 +39,7 @@ class GitHubSettings(_Section):
     concurrency: int = Field(4, ge=1, le=32, description="repositories fetched at once")
     seconds_between_requests: float = Field(0.0, ge=0, description="pause between reads (PyGithub's default 0.25)")
     seconds_between_writes: float = Field(1.0, ge=0, description="pause between writes; GitHub asks for >= 1 s")
-    timeout: float = Field(30.0, gt=0, description="seconds before a request times out")
+    timeout: int = Field(30, gt=0, description="seconds before a request times out")
     since_margin_minutes: int = Field(10, ge=0, description="overlap for incremental refreshes (clock skew)")
     full_refresh_every: int = Field(
         24, ge=1, description="every Nth snapshot of a repo is a full one, to notice deleted or moved items"
@@ -212,3 +212,18 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return parse_settings(data, str(path))
+
+
+def view_settings(settings: Settings) -> dict[str, Any]:
+    """The settings SQL views need, stored in `run_settings` so any DuckDB client sees them."""
+    return {
+        "org": settings.github.org,
+        "agent_label": settings.agent.label,
+        "agent_mode": settings.agent.mode,
+        "agent_assignee": settings.agent.assignee or "",
+        "stale_pr_days": settings.dispatch.stale_pr_days,
+        "escalate_after_nudges": settings.dispatch.escalate_after_nudges,
+        "strategy": settings.dispatch.strategy,
+        "max_repo_share": settings.dispatch.max_repo_share,
+        "timezone": settings.team.timezone,
+    }

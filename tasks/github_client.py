@@ -87,7 +87,7 @@ def make_github(settings: Settings, token: str) -> Github:
         base_url=settings.github.api_url,
         auth=Auth.Token(token),
         per_page=100,
-        timeout=settings.github.timeout,
+        timeout=int(settings.github.timeout),  # PyGithub insists on an int
         # Reads are paced by the rate limit, not by a fixed sleep; GitHub asks for >= 1 s
         # between mutating requests, so writes keep that unless configured otherwise.
         seconds_between_requests=settings.github.seconds_between_requests or None,

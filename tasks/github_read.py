@@ -275,8 +275,8 @@ class RepoSyncState:
 
     repo: str
     full: bool  # list everything (first snapshot, or the periodic full one)
-    issues_since: datetime | None  # incremental watermarks
-    comments_since: datetime | None
+    since: datetime | None  # incremental watermark: the last complete snapshot's start minus a margin
+    known_numbers: list[int]  # issue and PR numbers current in the database
     last_event_id: int | None
     open_pulls: dict[int, dict[str, Any]]  # current rows of PRs open in the database
     etags: dict[str, str]  # url -> etag of the last 200 answer
@@ -297,6 +297,7 @@ class RepoFetch:
     epic_branches: list[dict[str, Any]] | None = None  # None: not looked at
     etags: dict[str, str] = field(default_factory=dict)
     cached: dict[str, Any] = field(default_factory=dict)
+    gone: list[int] = field(default_factory=list)  # deleted or transferred (full refresh only)
     listing_changed: bool = False
     comments_changed: bool = False
 
@@ -306,27 +307,42 @@ def _cache_key(url: str, params: dict[str, Any] | None = None) -> str:
     return f"{url}?{query}" if query else url
 
 
-def fetch_list(
+def _newest_first(times: list[datetime | None]) -> bool:
+    return all(a is not None and b is not None and a >= b for a, b in zip(times, times[1:], strict=False))
+
+
+def fetch_updated(
     client: GitHubClient, state: RepoSyncState, out: RepoFetch, url: str, params: dict[str, Any]
 ) -> list[dict[str, Any]] | None:
-    """All pages of a list; None when the server says nothing changed (304)."""
+    """A list sorted by `updated` newest first; None when the server says nothing changed (304).
+
+    The first page's URL never changes between refreshes, so its ETag can answer 304 (free
+    against the rate limit). An incremental refresh stops at the first page that reaches
+    back past the watermark; a full one reads every page and sends no ETag, because a
+    deletion changes no item's `updated_at`. A server that does not sort is read in full.
+    """
+    params = {**params, "sort": "updated", "direction": "desc", "per_page": 100}
     key = _cache_key(url, params)
+    since = None if state.full else state.since
+    etag = None if state.full else state.etags.get(key)
     items: list[dict[str, Any]] = []
-    for index, page in enumerate(client.pages(url, params, state.etags.get(key))):
+    for index, page in enumerate(client.pages(url, params, etag)):
         if page.not_modified:
+            out.etags[key] = etag  # still the current answer
             return None
         if index == 0 and page.etag:
             out.etags[key] = page.etag
-        items.extend(page.data or [])
+        data = page.data or []
+        items.extend(data)
+        times = [parse_time(raw.get("updated_at")) for raw in data]
+        if since is not None and times and _newest_first(times) and times[-1] < since:
+            break
     return items
 
 
 def fetch_issues_and_pulls(client: GitHubClient, state: RepoSyncState, out: RepoFetch) -> None:
-    """Issues and PRs (the issues list holds both), all or `since` the watermark."""
-    params: dict[str, Any] = {"state": "all", "per_page": 100, "sort": "updated", "direction": "asc"}
-    if not state.full and state.issues_since:
-        params["since"] = iso(state.issues_since)
-    items = fetch_list(client, state, out, f"/repos/{state.repo}/issues", params)
+    """Issues and PRs (the issues list holds both) updated since the watermark, or all."""
+    items = fetch_updated(client, state, out, f"/repos/{state.repo}/issues", {"state": "all"})
     if items is None:
         return
     out.listing_changed = True
@@ -341,6 +357,27 @@ def fetch_issues_and_pulls(client: GitHubClient, state: RepoSyncState, out: Repo
         else:
             out.issues.append(issue_row(state.repo, raw))
     _fill_missing_merged(client, state, out, items)
+    if state.full:
+        _check_missing(client, state, out, seen)
+
+
+def _check_missing(client: GitHubClient, state: RepoSyncState, out: RepoFetch, listed: set[int]) -> None:
+    """Items we hold that a full listing lacks: ask for each (410 deleted, 301 moved, 200 missed)."""
+    for number in sorted(set(state.known_numbers) - listed):
+        try:
+            raw = client.get(f"/repos/{state.repo}/issues/{number}").data
+        except GitHubError as exc:
+            if exc.status in (404, 410):
+                out.gone.append(number)
+                continue
+            raise
+        # PyGithub follows a 301: a transferred issue comes back from its new repository.
+        if not (raw.get("repository_url") or "").endswith(f"/repos/{state.repo}") or int(raw["number"]) != number:
+            out.gone.append(number)
+        elif raw.get("pull_request"):
+            out.pulls.append(pull_row(state.repo, raw))
+        else:
+            out.issues.append(issue_row(state.repo, raw))
 
 
 def _fill_missing_merged(client: GitHubClient, state: RepoSyncState, out: RepoFetch, items: list[dict]) -> None:
@@ -366,14 +403,11 @@ def _fill_missing_merged(client: GitHubClient, state: RepoSyncState, out: RepoFe
 
 
 def fetch_comments(client: GitHubClient, state: RepoSyncState, out: RepoFetch) -> None:
-    """Every issue and PR comment of the repo, from the repo-wide list."""
-    params: dict[str, Any] = {"per_page": 100, "sort": "updated", "direction": "asc"}
-    if not state.full and state.comments_since:
-        params["since"] = iso(state.comments_since)
-    items = fetch_list(client, state, out, f"/repos/{state.repo}/issues/comments", params)
+    """Issue and PR comments from the repo-wide list, updated since the watermark, or all."""
+    items = fetch_updated(client, state, out, f"/repos/{state.repo}/issues/comments", {})
     if items is not None:
         out.comments_changed = True
-        out.comments = [comment_row(state.repo, raw) for raw in items]
+        out.comments = list({row["id"]: row for row in (comment_row(state.repo, raw) for raw in items)}.values())
 
 
 def fetch_events(client: GitHubClient, state: RepoSyncState, out: RepoFetch) -> None:
@@ -416,9 +450,8 @@ def fetch_open_pull_details(client: GitHubClient, state: RepoSyncState, out: Rep
     """Mergeability, CI and reviews for every PR that is open now."""
     fresh = {row["number"]: row for row in out.pulls}
     open_rows = {n: row for n, row in fresh.items() if row["state"] == "open"}
-    listed_in_full = out.full and out.listing_changed  # then an absent PR is gone, not unchanged
     for number, current in state.open_pulls.items():
-        if number not in fresh and not listed_in_full:  # unchanged: still open, detail may have moved
+        if number not in fresh and number not in out.gone:  # unchanged: still open, detail may have moved
             open_rows[number] = dict(current)
     for number, row in sorted(open_rows.items()):
         try:

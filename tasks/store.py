@@ -7,7 +7,7 @@ transaction. All timestamps are UTC (naive `TIMESTAMP`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from analytics.views import create_views
 from tasks.github_read import PR_DETAIL_COLUMNS, RepoFetch, RepoSyncState, content_hash
 
 ISSUE_COLUMNS = """
@@ -105,8 +106,8 @@ TABLES: dict[str, str] = {
         member VARCHAR, executed_at TIMESTAMP NOT NULL, PRIMARY KEY (plan_id, seq)
     """,
     "sync_state": """
-        repo VARCHAR PRIMARY KEY, issues_since TIMESTAMP, comments_since TIMESTAMP,
-        last_event_id BIGINT, snapshots_since_full INTEGER, last_full_at TIMESTAMP
+        repo VARCHAR PRIMARY KEY, since TIMESTAMP, last_event_id BIGINT,
+        snapshots_since_full INTEGER, last_full_at TIMESTAMP
     """,
 }
 
@@ -141,6 +142,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SEQUENCE IF NOT EXISTS snapshot_run_id START 1")
     for name, sql in VIEWS.items():
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+    create_views(con)  # the analytics views (staging -> core -> marts) over these tables
 
 
 @contextmanager
@@ -190,10 +192,13 @@ def load_sync_state(
 ) -> RepoSyncState:
     """What a repo's next refresh needs: watermark, last event, open PRs, ETags."""
     sync = con.execute(
-        "SELECT issues_since, comments_since, last_event_id, snapshots_since_full FROM sync_state WHERE repo = ?",
-        [repo],
+        "SELECT since, last_event_id, snapshots_since_full FROM sync_state WHERE repo = ?", [repo]
     ).fetchone()
-    full = force_full or sync is None or (sync[3] or 0) + 1 >= full_every
+    full = force_full or sync is None or (sync[2] or 0) + 1 >= full_every
+    known = con.execute(
+        "SELECT number FROM issues WHERE repo = ? UNION ALL SELECT number FROM pull_requests WHERE repo = ?",
+        [repo, repo],
+    ).fetchall()
     open_pulls = con.execute(
         f"SELECT {', '.join(PULL_FIELDS)} FROM pull_requests WHERE repo = ? AND state = 'open'", [repo]
     ).fetchdf()
@@ -207,9 +212,9 @@ def load_sync_state(
     return RepoSyncState(
         repo=repo,
         full=full,
-        issues_since=sync[0] if sync else None,
-        comments_since=sync[1] if sync else None,
-        last_event_id=sync[2] if sync else None,
+        since=sync[0] if sync else None,
+        known_numbers=[number for (number,) in known],
+        last_event_id=sync[1] if sync else None,
         open_pulls={int(r["number"]): _clean(r) for r in open_pulls.to_dict("records")},
         etags={url: etag for url, etag, _ in cache if etag},
         cached={url: json.loads(body) for url, _, body in cache if body is not None},
@@ -247,12 +252,12 @@ def save_versions(
     fields: list[str],
     run_id: int,
     at: datetime,
-    full_repos: list[str],
+    gone: list[tuple[str, int]],
 ) -> int:
     """Type-2 merge: a changed item ends its current version and adds one; unchanged adds none.
 
-    For repos listed in full, current items the listing no longer holds (deleted or moved)
-    have their version ended. Returns the number of versions added.
+    Items GitHub says are gone (deleted, or transferred to another repository) have their
+    version ended. Returns the number of versions added.
     """
     incoming = _frame(rows, fields)
     con.register("incoming", incoming)
@@ -279,14 +284,10 @@ def save_versions(
             f"SELECT {cols}, content_hash, ?, ? FROM changed",
             [run_id, at],
         )
-        if full_repos:
+        for repo, number in gone:
             con.execute(
-                f"""
-                UPDATE {table} h SET valid_to = ?
-                WHERE h.valid_to IS NULL AND list_contains(?, h.repo)
-                  AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.repo = h.repo AND i.number = h.number)
-                """,
-                [at, full_repos],
+                f"UPDATE {table} SET valid_to = ? WHERE repo = ? AND number = ? AND valid_to IS NULL",
+                [at, repo, number],
             )
         con.execute("DROP TABLE changed")
     finally:
@@ -346,21 +347,20 @@ def save_repo_fetch(
 
 
 def _save_sync_state(con: duckdb.DuckDBPyConnection, fetch: RepoFetch, at: datetime, margin_minutes: int) -> None:
-    """Move a watermark only when its list changed, so an unchanged list keeps its URL (and 304s)."""
-    watermark = at - pd.Timedelta(minutes=margin_minutes)
+    """The next refresh asks for what changed since this one started, less a margin for clock skew."""
     previous = con.execute(
-        "SELECT issues_since, comments_since, last_event_id, snapshots_since_full, last_full_at "
-        "FROM sync_state WHERE repo = ?",
-        [fetch.repo],
-    ).fetchone() or (None, None, None, 0, None)
-    issues_since = watermark if fetch.listing_changed or previous[0] is None else previous[0]
-    comments_since = watermark if fetch.comments_changed or previous[1] is None else previous[1]
-    last_event = max([row["id"] for row in fetch.events] + [previous[2] or 0]) or None
-    since_full = 0 if fetch.full else (previous[3] or 0) + 1
-    last_full = at if fetch.full else previous[4]
+        "SELECT last_event_id, snapshots_since_full, last_full_at FROM sync_state WHERE repo = ?", [fetch.repo]
+    ).fetchone() or (None, 0, None)
+    last_event = max([row["id"] for row in fetch.events] + [previous[0] or 0]) or None
     con.execute(
-        "INSERT OR REPLACE INTO sync_state VALUES (?, ?, ?, ?, ?, ?)",
-        [fetch.repo, issues_since, comments_since, last_event, since_full, last_full],
+        "INSERT OR REPLACE INTO sync_state VALUES (?, ?, ?, ?, ?)",
+        [
+            fetch.repo,
+            at - pd.Timedelta(minutes=margin_minutes),
+            last_event,
+            0 if fetch.full else (previous[1] or 0) + 1,
+            at if fetch.full else previous[2],
+        ],
     )
 
 
@@ -371,19 +371,27 @@ def save_snapshot(
     repositories: list[dict[str, Any]],
     fetches: list[RepoFetch],
     margin_minutes: int,
+    derive: Callable[[pd.DataFrame, dict[str, str | None]], dict[str, pd.DataFrame]] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> int:
-    """Write a whole snapshot in one transaction; returns history versions added."""
-    full_repos = [f.repo for f in fetches if f.full and f.listing_changed]
+    """Write a whole snapshot, and the tables derived from it, in one transaction.
+
+    Returns the number of history versions added.
+    """
+    gone = [(f.repo, number) for f in fetches for number in f.gone]
     with transaction(con):
         save_repositories(con, repositories, run_id)
         added = save_versions(
-            con, "issue_history", [r for f in fetches for r in f.issues], ISSUE_FIELDS, run_id, at, full_repos
+            con, "issue_history", [r for f in fetches for r in f.issues], ISSUE_FIELDS, run_id, at, gone
         )
         added += save_versions(
-            con, "pull_request_history", [r for f in fetches for r in f.pulls], PULL_FIELDS, run_id, at, full_repos
+            con, "pull_request_history", [r for f in fetches for r in f.pulls], PULL_FIELDS, run_id, at, gone
         )
         for fetch in fetches:
             save_repo_fetch(con, fetch, run_id, at, margin_minutes)
+        if derive is not None:
+            replace_tables(con, derive(current_open_issues(con), repo_languages(con)))
+        save_settings(con, settings or {})
     return added
 
 
@@ -426,3 +434,30 @@ def reader(path: str | Path, attempts: int = 50) -> Iterator[duckdb.DuckDBPyConn
         yield con
     finally:
         con.close()
+
+
+def replace_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]) -> None:
+    """Swap the rows of derived tables (inside the caller's transaction)."""
+    for table, frame in frames.items():
+        con.execute(f"DELETE FROM {table}")
+        if frame.empty:
+            continue
+        con.register("derived_rows", frame)
+        try:
+            cols = ", ".join(frame.columns)
+            con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM derived_rows")
+        finally:
+            con.unregister("derived_rows")
+
+
+def current_open_issues(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute("SELECT repo, number, title, body FROM issues WHERE state = 'open' ORDER BY repo, number").fetchdf()
+
+
+def repo_languages(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    return {repo: (lang or "").lower() or None for repo, lang in con.execute("SELECT repo, language FROM repositories").fetchall()}
+
+
+def save_settings(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        con.execute("INSERT OR REPLACE INTO run_settings VALUES (?, ?)", [key, str(value)])

@@ -887,8 +887,8 @@ class SandboxState:
             return "behind"
         if self.review_decision(issue) == "CHANGES_REQUESTED":
             return "blocked"
-        if ci in ("failure", "timed_out", "cancelled") or status in ("failure", "error"):
-            return "unstable"
+        if ci in ("failure", "timed_out", "cancelled", "pending") or status in ("failure", "error", "pending"):
+            return "unstable"  # failing or unfinished checks that are not required
         return "clean"
 
     def review_decision(self, issue: Issue) -> str | None:

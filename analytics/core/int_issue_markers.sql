@@ -1,0 +1,35 @@
+-- Hidden orchestrator markers in issue bodies: `<!-- orchestrator:<kind> <key> -->`
+-- (kind `finding` keys a finding fingerprint, kind `framework` a framework candidate id).
+-- Any state counts: a closed implementation issue still implements its finding.
+-- Grain: one row per (repo, number, marker_kind, marker_key).
+with
+
+issues as (
+
+    select * from stg_issues
+
+),
+
+mentions as (
+
+    select
+        issues.repo,
+        issues.number,
+        unnest(regexp_extract_all(issues.body, '<!--\s*orchestrator:[\w-]+\s+\S+?\s*-->')) as marker
+    from issues
+    where contains(issues.body, 'orchestrator:')
+
+),
+
+final as (
+
+    select distinct
+        repo,
+        number,
+        lower(regexp_extract(marker, 'orchestrator:([\w-]+)', 1)) as marker_kind,
+        regexp_extract(marker, 'orchestrator:[\w-]+\s+(\S+?)\s*-->', 1) as marker_key
+    from mentions
+
+)
+
+select * from final

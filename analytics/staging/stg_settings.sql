@@ -1,0 +1,63 @@
+-- Settings the views read, from `run_settings` (key, value) with defaults for missing keys
+-- (defaults are rendered in from analytics.views.SETTINGS_DEFAULTS by its `default:<key>` placeholders).
+-- A value that does not cast to its type falls back to the default too.
+-- Grain: exactly one row.
+with
+
+source as (
+
+    select * from run_settings
+
+),
+
+pivoted as (
+
+    select
+        max(value) filter (where key = 'agent_label') as agent_label,
+        max(value) filter (where key = 'stale_pr_days') as stale_pr_days,
+        max(value) filter (where key = 'escalate_after_nudges') as escalate_after_nudges,
+        max(value) filter (where key = 'epic_branch_behind_days') as epic_branch_behind_days,
+        max(value) filter (where key = 'direct_dispatch_below') as direct_dispatch_below,
+        max(value) filter (where key = 'themed_epics_from') as themed_epics_from,
+        max(value) filter (where key = 'epic_min_children') as epic_min_children,
+        max(value) filter (where key = 'epic_max_children') as epic_max_children,
+        max(value) filter (where key = 'tier1_min_open') as tier1_min_open,
+        max(value) filter (where key = 'tier2_min_open') as tier2_min_open,
+        max(value) filter (where key = 'tier3_min_open') as tier3_min_open
+    from source
+
+),
+
+typed as (
+
+    select
+        ----------  text
+        lower(coalesce(nullif(trim(agent_label), ''), {{ default:agent_label }})) as agent_label,
+
+        ----------  numerics
+        coalesce(try_cast(stale_pr_days as integer), {{ default:stale_pr_days }}::integer)
+            as stale_pr_days,
+        coalesce(try_cast(escalate_after_nudges as integer), {{ default:escalate_after_nudges }}::integer)
+            as escalate_after_nudges,
+        coalesce(try_cast(epic_branch_behind_days as integer), {{ default:epic_branch_behind_days }}::integer)
+            as epic_branch_behind_days,
+        coalesce(try_cast(direct_dispatch_below as integer), {{ default:direct_dispatch_below }}::integer)
+            as direct_dispatch_below,
+        coalesce(try_cast(themed_epics_from as integer), {{ default:themed_epics_from }}::integer)
+            as themed_epics_from,
+        coalesce(try_cast(epic_min_children as integer), {{ default:epic_min_children }}::integer)
+            as epic_min_children,
+        coalesce(try_cast(epic_max_children as integer), {{ default:epic_max_children }}::integer)
+            as epic_max_children,
+        coalesce(try_cast(tier1_min_open as integer), {{ default:tier1_min_open }}::integer)
+            as tier1_min_open,
+        coalesce(try_cast(tier2_min_open as integer), {{ default:tier2_min_open }}::integer)
+            as tier2_min_open,
+        coalesce(try_cast(tier3_min_open as integer), {{ default:tier3_min_open }}::integer)
+            as tier3_min_open
+
+    from pivoted
+
+)
+
+select * from typed
