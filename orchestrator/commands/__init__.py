@@ -1,0 +1,1 @@
+"""CLI commands with more than a few lines each, one module per command group."""
