@@ -258,23 +258,30 @@ class SimResult:
 
 
 def _allocate(
-    queued: np.ndarray, cap: int, share_cap: int, starts: np.ndarray, group: np.ndarray, gorder: np.ndarray
+    cs: np.ndarray, per_repo: np.ndarray, nrep: np.ndarray, cap: int, share_cap: int,
+    starts: np.ndarray, group: np.ndarray, gorder: np.ndarray,
 ) -> np.ndarray:
-    """Share one day's capacity: per-repo cap first, then priority order; returns tasks per cell."""
-    cs = queued.cumsum(1)
-    padded = np.concatenate([np.zeros((len(queued), 1), cs.dtype), cs], axis=1)
-    base = padded[:, starts]  # (T, R) demand of earlier repos
-    ends = np.append(starts[1:], queued.shape[1])
-    tot = padded[:, ends] - base
-    nrep = (tot > 0).sum(1)
-    rcap = np.where(nrep <= 1, cap, share_cap)[:, None]
-    before = padded[:, :-1] - base[:, group]
-    d1 = np.minimum(np.maximum(rcap - before, 0), queued)
-    g = d1[:, gorder]
-    a = np.minimum(np.maximum(cap - (g.cumsum(1) - g), 0), g)
-    out = np.empty_like(a)
-    out[:, gorder] = a
-    return out
+    """Share one day's capacity: per-repo cap first, then priority order; returns tasks per cell.
+
+    ``cs`` is the running total of queued tasks along the columns (grouped by repo), ``per_repo``
+    the queued tasks per repo and ``nrep`` how many repos have work, all for the rows to allocate.
+    For a queue ``q`` with running total ``c``, ``min(max(C - (c - q), 0), q) == min(c, C) - min(c - q, C)``,
+    so each cap is a clipped running total followed by a difference (no other temporaries).
+    """
+    base = np.cumsum(per_repo, axis=1, dtype=np.int32) - per_repo  # queued before each repo's first column
+    m = cs - np.take(base, group, axis=1)  # running total within the repo
+    rcap = np.where(nrep <= 1, cap, share_cap).astype(np.int32)[:, None]
+    np.minimum(m, rcap, out=m)
+    d1 = np.empty_like(m)
+    d1[:, 0] = m[:, 0]
+    np.subtract(m[:, 1:], m[:, :-1], out=d1[:, 1:])
+    d1[:, starts] = m[:, starts]
+    g = np.cumsum(np.take(d1, gorder, axis=1), axis=1, dtype=np.int32)
+    np.minimum(g, cap, out=g)
+    a = np.empty_like(g)
+    a[:, 0] = g[:, 0]
+    np.subtract(g[:, 1:], g[:, :-1], out=a[:, 1:])
+    return np.take(a, np.argsort(gorder), axis=1)
 
 
 def simulate(
@@ -320,6 +327,7 @@ def simulate(
     pcols = np.flatnonzero(~real)
     group = np.array([ridx[e.repo] for e in ep], dtype=np.int64)
     starts = np.searchsorted(group, np.arange(len(repos)))
+    ends = np.append(starts[1:], len(group)).astype(np.int64)
     gorder = np.array(
         sorted(range(E), key=lambda i: (ep[i].priority, -work[ep[i].repo], ep[i].repo, ep[i].epic)),
         dtype=np.int64,
@@ -336,6 +344,8 @@ def simulate(
     ) if repos else np.zeros((0, QGRID))
     fail_src = params.fail_lag_samples if len(params.fail_lag_samples) else params.lead_samples
     fail_tab = _lead_table(fail_src, np.array([]), 0.0)
+    lead_flat = lead_tab.reshape(-1)
+    R = len(repos)
 
     def run(rng: np.random.Generator, T: int) -> tuple[np.ndarray, np.ndarray]:
         """Simulate T trials with their own random stream; returns (done_day, tasks)."""
@@ -377,16 +387,17 @@ def simulate(
             "id": np.arange(T),
             "arrive": arrive,
         }
-        buckets: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        # failed attempts waiting to come back: day -> [(flat cell index row * E + col, count)]
+        buckets: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
 
-        def push_failures(rows: np.ndarray, cls: np.ndarray, n: np.ndarray, day: np.ndarray) -> None:
-            """Schedule failed attempts to re-enter the queue on the given days."""
-            np.add.at(S["pending"], (rows, cls), n)
+        def push_failures(flat: np.ndarray, n: np.ndarray, day: np.ndarray) -> None:
+            """Schedule failed attempts (unique cells) to re-enter the queue on the given days."""
+            S["pending"].reshape(-1)[flat] += n.astype(np.int16)
             order = np.argsort(day, kind="stable")
-            rows, cls, n, day = rows[order], cls[order], n[order], day[order]
-            cuts = np.flatnonzero(np.diff(day)) + 1
-            for r_, c_, n_, d_ in zip(*(np.split(a, cuts) for a in (rows, cls, n, day)), strict=False):
-                buckets.setdefault(int(d_[0]), []).append((r_, c_, n_))
+            flat, n, day = flat[order], n[order], day[order]
+            bounds = [0, *(np.flatnonzero(np.diff(day)) + 1).tolist(), len(day)]
+            for a_, b_ in zip(bounds[:-1], bounds[1:], strict=False):
+                buckets.setdefault(int(day[a_]), []).append((flat[a_:b_], n[a_:b_]))
 
         def compact() -> None:
             """Store finished trials' results and drop them from the working arrays."""
@@ -398,7 +409,12 @@ def simulate(
             for key in S:
                 S[key] = S[key][keep]
             for day_, lst in buckets.items():
-                buckets[day_] = [(newpos[r_], c_, n_) for r_, c_, n_ in lst]
+                moved = []
+                for fl, n_ in lst:
+                    r_, c_ = np.divmod(fl, E)
+                    k_ = keep[r_]  # a finished trial's phantom failures leave with it
+                    moved.append((newpos[r_[k_]] * E + c_[k_], n_[k_]))
+                buckets[day_] = moved
 
         # children already in flight: merge (or fail) after a lead time conditional on their age
         for j, e in enumerate(ep):
@@ -419,7 +435,7 @@ def simulate(
             rows = np.flatnonzero(nfail)
             if len(rows):
                 lag = np.rint(fail_tab[(rng.random(len(rows)) * QGRID).astype(int)] * scale[rows])
-                push_failures(rows, np.full(len(rows), j), nfail[rows].astype(np.int32), lag.astype(np.int64) + 1)
+                push_failures(rows * E + j, nfail[rows].astype(np.int32), lag.astype(np.int64) + 1)
 
         cap_float = max(0.0, float(capacity_per_day))
         share_frac = float(max_repo_share)
@@ -435,60 +451,84 @@ def simulate(
             n_alive = len(active)
             cap = int(np.floor(cap_float * (t + 1)) - np.floor(cap_float * t))
             share_cap = max(1, int(np.floor(share_frac * cap)))
-            for r_, c_, n_ in buckets.pop(t, []):
-                np.add.at(queued, (r_, c_), n_)
-                np.add.at(pending, (r_, c_), -n_)
-            comp = active & ((queued | pending) == 0) & (last < t)
-            idx = np.flatnonzero(comp)
+            # flat views of the (rows, E) state: one index per cell is cheaper than (row, col) pairs
+            qf, pf, lf, af = (x.reshape(-1) for x in (queued, pending, last, active))
+            back = buckets.pop(t, None)
+            if back:
+                fl, n_ = (np.concatenate(x) for x in zip(*back, strict=False)) if len(back) > 1 else back[0]
+                np.add.at(qf, fl, n_.astype(np.int16))
+                np.add.at(pf, fl, -n_.astype(np.int16))
+            idx = np.flatnonzero(active & ((queued | pending) == 0) & (last < t))
             if len(idx):
-                r_, c_ = np.divmod(idx, E)
-                kn = S["k"][r_, c_] + 1
-                S["k"][r_, c_] = kn
+                c_ = idx % E
+                kf = S["k"].reshape(-1)
+                kn = kf[idx] + 1
+                kf[idx] = kn
                 fin = kn >= nph[c_]
-                S["done"][r_[fin], c_[fin]] = np.maximum(last[r_[fin], c_[fin]], 0)
-                active[r_[fin], c_[fin]] = False
-                queued[r_[~fin], c_[~fin]] = phases[c_[~fin], kn[~fin]]
+                fi = idx[fin]
+                S["done"].reshape(-1)[fi] = np.maximum(lf[fi], 0)
+                af[fi] = False
+                qf[idx[~fin]] = phases[c_[~fin], kn[~fin]]
             if M and t <= ARRIVAL_HORIZON:
                 idx = np.flatnonzero(S["arrive"] == t)
                 if len(idx):
                     r_, j_ = np.divmod(idx, M)
-                    active[r_, pcols[j_]] = True
-                    queued[r_, pcols[j_]] = phases[pcols[j_], 0]
+                    fl = r_ * E + pcols[j_]
+                    af[fl] = True
+                    qf[fl] = phases[pcols[j_], 0]
             idx = np.flatnonzero(active & (S["next_add"] <= t))
             if len(idx):
-                r_, c_ = np.divmod(idx, E)
-                queued[r_, c_] += 1
-                S["next_add"][r_, c_] += rng.exponential(1.0, size=len(r_)) / np.maximum(S["lam"][r_, c_], 1e-12)
+                qf[idx] += 1
+                S["next_add"].reshape(-1)[idx] += (
+                    rng.exponential(1.0, size=len(idx)) / np.maximum(S["lam"].reshape(-1)[idx], 1e-12)
+                )
             if cap <= 0:
                 continue
-            # fast path: rows where nothing binds dispatch their whole queue
-            per_repo = np.add.reduceat(queued, starts, axis=1)
-            nrep = (per_repo > 0).sum(1)
-            binds = (per_repo.sum(1) > cap) | ((nrep > 1) & (per_repo.max(1) > share_cap))
-            alloc = queued.copy()
-            if binds.any():
-                rb = np.flatnonzero(binds)
-                alloc[rb] = _allocate(queued[rb], cap, share_cap, starts, group, gorder)
-            idx = np.flatnonzero(alloc)
+            # rows whose whole queue fits under the repo share dispatch all of it; others may bind
+            alloc = queued
+            cand = np.flatnonzero(queued.sum(1, dtype=np.int32) > share_cap)
+            if len(cand):
+                per_repo = np.add.reduceat(queued[cand], starts, axis=1).astype(np.int32)
+                nrep = (per_repo > 0).sum(1)
+                binds = (per_repo.sum(1) > cap) | ((nrep > 1) & (per_repo.max(1) > share_cap))
+                if binds.any():
+                    rb = cand[binds]
+                    cs = np.cumsum(queued[rb], axis=1, dtype=np.int32)
+                    alloc = queued.copy()
+                    alloc[rb] = _allocate(cs, per_repo[binds], nrep[binds], cap, share_cap, starts, group, gorder)
+            idx = np.flatnonzero(alloc > 0)
             if len(idx) == 0:
                 continue
-            r_, c_ = np.divmod(idx, E)
-            n = alloc.ravel()[idx]
-            S["tasks"][r_, c_] += n
-            queued[r_, c_] -= n
-            g = group[c_]
-            nf = rng.binomial(n, 1.0 - S["p"][r_, g]).astype(np.int32)
+            n = alloc.reshape(-1)[idx]
+            S["tasks"].reshape(-1)[idx] += n
+            qf[idx] -= n
+            r_ = idx // E
+            g = group[idx - r_ * E]
+            q_fail = 1.0 - S["p"].reshape(-1)[r_ * R + g]
+            # failures among n attempts: one uniform when n == 1 (most cells), a binomial otherwise
+            nf = (rng.random(len(n)) < q_fail).astype(np.int32)
+            many = np.flatnonzero(n > 1)
+            for k_ in range(1, 8):  # small n: a few more Bernoulli draws are cheaper than a binomial
+                if len(many) == 0:
+                    break
+                nf[many] += rng.random(len(many)) < q_fail[many]
+                many = many[n[many] > k_ + 1]
+            if len(many):
+                nf[many] += rng.binomial(n[many] - 8, q_fail[many])
             ns = n - nf
-            s = ns > 0
-            if s.any():
-                u = rng.random(int(s.sum())) ** (1.0 / ns[s])  # max of ns uniform draws
-                lead = np.rint(lead_tab[g[s], np.minimum((u * QGRID).astype(int), QGRID - 1)] * S["scale"][r_[s]])
-                rs, cs = r_[s], c_[s]
-                last[rs, cs] = np.maximum(last[rs, cs], np.minimum(t + lead, 32000).astype(np.int16))
-            f = nf > 0
-            if f.any():
-                lag = np.rint(fail_tab[(rng.random(int(f.sum())) * QGRID).astype(int)] * S["scale"][r_[f]])
-                push_failures(r_[f], c_[f], nf[f], t + lag.astype(np.int64) + 1)
+            s = np.flatnonzero(ns > 0)
+            if len(s):
+                u = rng.random(len(s))
+                m_ = ns[s] > 1
+                u[m_] **= 1.0 / ns[s][m_]  # the last of ns merges: max of ns uniform draws
+                qi = np.minimum((u * QGRID).astype(np.int64), QGRID - 1)
+                lead = np.rint(lead_flat[g[s] * QGRID + qi] * S["scale"][r_[s]])
+                fs = idx[s]
+                lf[fs] = np.maximum(lf[fs], np.minimum(t + lead, 32000).astype(np.int16))
+            f = np.flatnonzero(nf)
+            if len(f):
+                lag = np.rint(fail_tab[(rng.random(len(f)) * QGRID).astype(int)] * S["scale"][r_[f]])
+                push_failures(idx[f], nf[f], t + lag.astype(np.int64) + 1)
 
         done_all[S["id"]] = S["done"]
         tasks_all[S["id"]] = S["tasks"]

@@ -35,11 +35,16 @@ def list_repositories(settings: Settings) -> tuple[list[dict[str, Any]], Request
 
 
 @task(name="read-sync-state", cache_policy=NO_CACHE)
-def read_sync_states(settings: Settings, repos: list[str], full: bool) -> list[RepoSyncState]:
+def read_sync_states(settings: Settings, repos: list[dict[str, Any]], full: bool) -> list[RepoSyncState]:
     """What the database knows of each repo: watermarks, open PRs, ETags."""
+    g = settings.github
     with store.writer(settings.database.path) as con:
-        g = settings.github
-        return [store.load_sync_state(con, repo, g.full_refresh_every, full, g.since_margin_minutes) for repo in repos]
+        return [
+            store.load_sync_state(
+                con, r["repo"], g.full_refresh_every, full, g.since_margin_minutes, r.get("default_branch")
+            )
+            for r in repos
+        ]
 
 
 @task(
@@ -87,7 +92,7 @@ def run_snapshot(settings: Settings, full: bool = False) -> dict[str, Any]:
         repos, listed = list_repositories(settings)
         counter.add(listed)
         names = [repo["repo"] for repo in repos]
-        states = read_sync_states(settings, names, full)
+        states = read_sync_states(settings, repos, full)
         runner_futures = fetch_repository.map(unmapped(settings), states, fetched_at=unmapped(started))
         fetches = []
         for future in runner_futures:

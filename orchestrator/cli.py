@@ -105,7 +105,7 @@ def demo(
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
-for _module in ():
+for _module in ("plan",):
     __import__(f"orchestrator.commands.{_module}")
 
 if __name__ == "__main__":

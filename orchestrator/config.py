@@ -137,7 +137,15 @@ class DispatchSettings(_Section):
     auto_apply: bool = Field(False, description="cadence flows apply their plan without a person")
     daily_apply_cap: int = Field(50, ge=0, description="most tasks the cadence flows may spend unattended a day")
     stale_pr_days: float = Field(3.0, gt=0, description="a PR that has not moved for this long is stuck")
-    escalate_after_nudges: int = Field(2, ge=1)
+    escalate_after_nudges: int = Field(2, ge=1, description="nudges without effect before a person is asked")
+    morning_ends_hour: int = Field(11, ge=0, le=23, description="local hour the morning cadence ends")
+    midday_ends_hour: int = Field(15, ge=0, le=23, description="local hour the midday cadence ends")
+    raise_below_share: float = Field(0.5, ge=0, le=1, description="less used than this by midday: raise the rate")
+    throttle_above_share: float = Field(0.8, ge=0, le=1, description="more used than this by morning: throttle")
+    refill_low: float = Field(2.0, ge=0, description="ready queue below this many days of dispatch: refill")
+    refill_high: float = Field(3.0, ge=0, description="refill until this many days of dispatch are ready")
+    epic_branch_max_behind: int = Field(20, ge=1, description="commits behind the default branch before a sync")
+    plans_dir: str = Field("plans", description="where each plan is also written as JSON")
 
     @property
     def daily_range(self) -> tuple[int, int]:

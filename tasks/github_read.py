@@ -282,6 +282,7 @@ class RepoSyncState:
     etags: dict[str, str]  # url -> etag of the last 200 answer
     cached: dict[str, Any]  # url -> body, for detail answers we may get a 304 for
     has_epics: bool
+    default_branch: str | None = None
 
 
 @dataclass
@@ -481,19 +482,38 @@ def fetch_epic_branches(client: GitHubClient, state: RepoSyncState, out: RepoFet
         if exc.status not in (404, 409):  # 409: an empty repository has no refs
             raise
         refs = []
-    out.epic_branches = [
-        {"repo": state.repo, "name": ref["ref"].removeprefix("refs/heads/"), "sha": (ref.get("object") or {}).get("sha")}
-        for ref in refs or []
-        if isinstance(ref, dict) and "ref" in ref
-    ]
+    out.epic_branches = []
+    for ref in refs or []:
+        if not (isinstance(ref, dict) and "ref" in ref):
+            continue
+        name = ref["ref"].removeprefix("refs/heads/")
+        row = {"repo": state.repo, "name": name, "sha": (ref.get("object") or {}).get("sha"), "ahead_by": None, "behind_by": None}
+        if state.default_branch:  # how far the epic branch has drifted (a 304 keeps this free)
+            try:
+                compare = cached_get(client, state, out, f"/repos/{state.repo}/compare/{state.default_branch}...{name}")
+                row["ahead_by"], row["behind_by"] = compare.get("ahead_by"), compare.get("behind_by")
+            except GitHubError as exc:
+                if exc.status not in (404, 422):
+                    raise
+        out.epic_branches.append(row)
 
 
 def fetch_repo(client: GitHubClient, state: RepoSyncState, fetched_at: datetime) -> RepoFetch:
     """One repository's refresh: listing, comments, events, open PR detail, epic branches."""
     out = RepoFetch(repo=state.repo, full=state.full)
     fetch_issues_and_pulls(client, state, out)
-    fetch_comments(client, state, out)
-    fetch_events(client, state, out)
+    items = out.issues + out.pulls
+    listed_in_full = state.full and out.listing_changed
+    # A full listing carries every item's comment count: no comments anywhere, no request.
+    # A new comment moves its issue's `updated_at`, so an unchanged listing (304) of a repo
+    # whose comments were never listed means there are still none.
+    comments_key = _cache_key(f"/repos/{state.repo}/issues/comments", {"sort": "updated", "direction": "desc", "per_page": 100})
+    if listed_in_full and not any(row["comments"] for row in items):
+        out.comments_changed = True
+    elif out.listing_changed or comments_key in state.etags:
+        fetch_comments(client, state, out)
+    if not (listed_in_full and not items):  # an empty repository has no events either
+        fetch_events(client, state, out)
     fetch_open_pull_details(client, state, out, fetched_at)
     fetch_epic_branches(client, state, out)
     return out

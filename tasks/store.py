@@ -69,8 +69,8 @@ TABLES: dict[str, str] = {
         is_pull_request BOOLEAN, run_id INTEGER
     """,
     "branches": """
-        repo VARCHAR NOT NULL, name VARCHAR NOT NULL, sha VARCHAR, run_id INTEGER,
-        PRIMARY KEY (repo, name)
+        repo VARCHAR NOT NULL, name VARCHAR NOT NULL, sha VARCHAR, ahead_by INTEGER, behind_by INTEGER,
+        run_id INTEGER, PRIMARY KEY (repo, name)
     """,
     # Conditional requests: the ETag of each URL's last 200 answer (and, for detail
     # answers, its body, which a later 304 stands for).
@@ -188,7 +188,12 @@ def last_complete_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
 
 
 def load_sync_state(
-    con: duckdb.DuckDBPyConnection, repo: str, full_every: int, force_full: bool, margin_minutes: int
+    con: duckdb.DuckDBPyConnection,
+    repo: str,
+    full_every: int,
+    force_full: bool,
+    margin_minutes: int,
+    default_branch: str | None = None,
 ) -> RepoSyncState:
     """What a repo's next refresh needs: watermark, last event, open PRs, ETags."""
     sync = con.execute(
@@ -219,6 +224,7 @@ def load_sync_state(
         etags={url: etag for url, etag, _ in cache if etag},
         cached={url: json.loads(body) for url, _, body in cache if body is not None},
         has_epics=bool(has_epics),
+        default_branch=default_branch,
     )
 
 
@@ -331,7 +337,7 @@ def save_repo_fetch(
         _upsert(con, "issue_events", frame, "id")
     if fetch.epic_branches is not None:
         con.execute("DELETE FROM branches WHERE repo = ? AND name LIKE 'epic/%'", [fetch.repo])
-        frame = pd.DataFrame(fetch.epic_branches, columns=["repo", "name", "sha"])
+        frame = pd.DataFrame(fetch.epic_branches, columns=["repo", "name", "sha", "ahead_by", "behind_by"])
         frame["run_id"] = run_id
         _upsert(con, "branches", frame, "repo, name")
     if fetch.etags:

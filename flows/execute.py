@@ -1,0 +1,289 @@
+"""Execute flow: load the plan, then for each action in order re-check it on live GitHub, do it, record it.
+
+Each action's `action_log` row is written `pending` (in its own committed transaction, under the
+database's file lock) before GitHub is touched, and `done` / `skipped` / `failed` after. A run
+killed at any point resumes from the ledger: final rows are never redone, and a pending row is
+finished by the action's idempotent steps, which find what was already written.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from orchestrator.config import Settings, load_settings
+from tasks import ledger, store
+from tasks.github_client import GitHubError
+from tasks.github_write import (
+    PERFORM,
+    ActionFailed,
+    Live,
+    PreconditionFailed,
+    allowed_repo,
+    check,
+    claim_key,
+    is_transient,
+    make_writer,
+)
+
+REFUSED = "repository not in configuration"
+TRANSIENT = "GitHub unavailable: "  # failed rows with this reason are tried again by the next run
+
+
+class NoPlan(Exception):
+    """There is no plan to execute (or not the one asked for)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+# ── tasks ─────────────────────────────────────────────────────────────────────
+
+
+@task(name="load-plan", cache_policy=NO_CACHE)
+def load_plan(settings: Settings, plan_id: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The plan's actions in order (the latest plan when no id is given)."""
+    with store.writer(settings.database.path) as con:  # also creates the ledger on an old file
+        if plan_id is None:
+            row = con.execute("SELECT plan_id FROM dispatch_plans ORDER BY created_at DESC, plan_id DESC LIMIT 1").fetchone()
+            if row is None:
+                raise NoPlan("no plan to execute (run `orchestrator plan` first)")
+            plan_id = row[0]
+        elif not con.execute("SELECT 1 FROM dispatch_plans WHERE plan_id = ?", [plan_id]).fetchone():
+            raise NoPlan(f"no plan {plan_id!r} (see `orchestrator sql \"SELECT plan_id FROM dispatch_plans\"`)")
+        frame = con.execute("SELECT * FROM plan_actions WHERE plan_id = ? ORDER BY seq", [plan_id]).fetchdf()
+    actions = [_action(row) for row in frame.to_dict("records")]
+    return str(plan_id), actions
+
+
+def _action(row: dict[str, Any]) -> dict[str, Any]:
+    """A plan_actions row with its JSON decoded and NULLs as None."""
+    out = {k: (None if _missing(v) else v) for k, v in row.items()}
+    out["payload"] = _json(out.get("payload"), {})
+    out["precondition"] = _json(out.get("precondition"), [])
+    out["seq"], out["cost"] = int(out["seq"]), int(out.get("cost") or 0)
+    out["target"] = None if out.get("target") is None else str(out["target"])
+    return out
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _json(value: Any, default: Any) -> Any:
+    if value is None:
+        return default
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@task(name="who-am-i", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+def connect_github(settings: Settings) -> Live:
+    """A write-safe client and the token's login (a read: safe to retry)."""
+    live = Live(make_writer(settings, settings.token()))
+    login = live.me()
+    with ledger.locked(settings.database.path) as con:
+        store.save_settings(con, {"token_login": login})  # labels we add are never counted as a person's
+    return live
+
+
+@task(name="execute-action", cache_policy=NO_CACHE)
+def execute_action(settings: Settings, live: Live, action: dict[str, Any]) -> dict[str, Any]:
+    """One action: skip if final, refuse if not configured, check, claim, perform, record."""
+    db = settings.database.path
+    with ledger.locked(db) as con:
+        row = ledger.logged(con, action["plan_id"]).get(action["seq"])
+    if row is not None and row["status"] in ledger.FINAL and not _retry_failed(row):
+        return _outcome(action, row["status"], row.get("reason"), row.get("github_url"), row, changed=False)
+    if not allowed_repo(settings, action["repo"]):
+        return _record(db, action, "failed", REFUSED)
+    resuming = row is not None and row["status"] == "pending"
+    member = row.get("member") if resuming else None
+    if not resuming:
+        claimed = _claim(settings, live, action)
+        if claimed is not None:
+            return claimed
+        with ledger.locked(db) as con:
+            member = ledger.logged(con, action["plan_id"])[action["seq"]].get("member")
+    try:
+        url = PERFORM[action["action"]](live, action, settings)
+    except PreconditionFailed as exc:
+        return _record(db, action, "skipped", str(exc))
+    except Exception as exc:  # noqa: BLE001 - every failure ends the row, never leaves it pending
+        if action["action"] == "dispatch" and _dispatched(live, action, settings):
+            return _record(db, action, "done", f"dispatched; the comment failed: {_reason(exc)}", member=member)
+        return _record(db, action, "failed", _reason(exc))
+    return _record(db, action, "done", None, url, member=member)
+
+
+def _claim(settings: Settings, live: Live, action: dict[str, Any]) -> dict[str, Any] | None:
+    """Under the file lock: re-check the preconditions and write the pending row (reserving a task
+    for a dispatch). Returns the final outcome when the action will not run."""
+    db = settings.database.path
+    with ledger.locked(db) as con:
+        mine = claim_key(action)
+        for other in ledger.pending_elsewhere(con, action):
+            other_action = {**other, "payload": _json(other.get("payload"), {}), "plan_id": other["plan_id"]}
+            if claim_key(other_action) == mine:
+                reason = f"another execute is doing this (plan {other['plan_id']} step {other['seq']})"
+                return _save(con, action, "skipped", reason)
+        try:
+            for condition in action["precondition"]:
+                failed = check(live, action["repo"], condition, settings)
+                if failed is not None:
+                    return _save(con, action, "skipped", failed)
+        except Exception as exc:  # noqa: BLE001
+            return _save(con, action, "failed", _reason(exc))
+        if action["action"] not in PERFORM:
+            return _save(con, action, "failed", f"unknown action {action['action']!r}")
+        if action["cost"] > 0:
+            refused = ledger.reserve(con, settings, action, utcnow())
+            if refused is not None:
+                return _save(con, action, "skipped", refused)
+        else:
+            ledger.save_row(con, action, "pending", utcnow())
+    return None
+
+
+def _dispatched(live: Live, action: dict[str, Any], settings: Settings) -> bool:
+    """Whether a failed dispatch got as far as its label or assignee (then the task is spent)."""
+    payload = action["payload"]
+    try:
+        item = live.issue(action["repo"], action["target"])
+    except Exception:  # noqa: BLE001
+        return False
+    if (payload.get("mode") or settings.agent.mode) == "assignee":
+        who = str(payload.get("assignee") or settings.agent.assignee).lower()
+        return who in {(a.get("login") or "").lower() for a in item.get("assignees") or []}
+    label = str(payload.get("label") or settings.agent.label).lower()
+    return label in {lab["name"].lower() for lab in item.get("labels") or []}
+
+
+def _retry_failed(row: dict[str, Any]) -> bool:
+    return row["status"] == "failed" and str(row.get("reason") or "").startswith(TRANSIENT)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line, token-free (our errors never carry it); transient ones are marked for a retry."""
+    text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    if not isinstance(exc, GitHubError | ActionFailed):
+        text = f"{exc.__class__.__name__}: {text}"
+    return (TRANSIENT + text if is_transient(exc) else text)[:500]
+
+
+def _save(con: Any, action: dict[str, Any], status: str, reason: str | None) -> dict[str, Any]:
+    ledger.save_row(con, action, status, utcnow(), reason=reason)
+    return _outcome(action, status, reason, None, None, changed=True)
+
+
+def _record(
+    db: str, action: dict[str, Any], status: str, reason: str | None, url: str | None = None, member: str | None = None
+) -> dict[str, Any]:
+    with ledger.locked(db) as con:
+        ledger.save_row(con, action, status, utcnow(), reason=reason, github_url=url, member=member)
+    return _outcome(action, status, reason, url, None, changed=True, member=member)
+
+
+def _outcome(
+    action: dict[str, Any], status: str, reason: Any, url: Any, row: dict[str, Any] | None,
+    changed: bool, member: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    spent = int(row["cost"]) if row is not None else (action["cost"] if status == "done" else 0)
+    return {
+        "seq": action["seq"], "action": action["action"], "repo": action["repo"], "target": action.get("target"),
+        "status": status, "reason": None if _missing(reason) else reason, "github_url": None if _missing(url) else url,
+        "cost": spent, "member": member or action.get("member"), "this_run": changed,
+    }  # fmt: skip
+
+
+@task(name="preview-action", cache_policy=NO_CACHE)
+def preview(settings: Settings, actions: list[dict[str, Any]], plan_id: str) -> list[dict[str, Any]]:
+    """What --apply would do, from the plan and the ledger alone: no request to GitHub at all."""
+    try:
+        with store.reader(settings.database.path) as con:
+            done = ledger.logged(con, plan_id)
+    except FileNotFoundError:
+        done = {}
+    rows = []
+    for action in actions:
+        row = done.get(action["seq"])
+        if not allowed_repo(settings, action["repo"]):
+            status, reason = "refuse", REFUSED
+        elif row is not None and row["status"] in ledger.FINAL and not _retry_failed(row):
+            status, reason = f"already {row['status']}", row.get("reason")
+        elif row is not None:
+            status, reason = "resume", "a pending step of an interrupted run"
+        else:
+            status, reason = "would run", action.get("reason")
+        rows.append(_outcome(action, status, reason, None, None, changed=False) | {"cost": action["cost"]})
+    return rows
+
+
+# ── the flow ──────────────────────────────────────────────────────────────────
+
+
+@flow(name="execute", log_prints=True)
+def execute_flow(
+    config_path: str | None = None,
+    plan_id: str | None = None,
+    apply: bool = False,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Apply a plan to GitHub (or, without apply, show what it would do)."""
+    settings = settings or load_settings(config_path)
+    logger = get_run_logger()
+    plan_id, actions = load_plan(settings, plan_id)
+    if not apply:
+        outcomes = preview(settings, actions, plan_id)
+    else:
+        live = connect_github(settings)
+        outcomes = []
+        for action in actions:
+            step = execute_action.with_options(
+                task_run_name=f"{action['seq']} {action['action']} {action['repo']}#{action.get('target')}"
+            )
+            outcomes.append(step(settings, live, action))
+    summary = summarise(plan_id, apply, outcomes)
+    _artifact(summary)
+    logger.info("execute %s: %s", plan_id, summary["by_status"])
+    return summary
+
+
+def summarise(plan_id: str, applied: bool, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts by status and by action type, and the tasks this plan has spent."""
+    by_status: dict[str, int] = {}
+    by_action: dict[str, dict[str, int]] = {}
+    for row in outcomes:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+        counts = by_action.setdefault(row["action"], {})
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    spent = sum(r["cost"] for r in outcomes if r["status"] == "done") if applied else 0
+    return {
+        "plan_id": plan_id,
+        "applied": applied,
+        "actions": len(outcomes),
+        "by_status": by_status,
+        "by_action": by_action,
+        "tasks_spent": spent,
+        "outcomes": outcomes,
+    }
+
+
+def _artifact(summary: dict[str, Any]) -> None:
+    """A table artifact of the outcomes, for the Prefect UI."""
+    columns = ("seq", "action", "repo", "target", "status", "reason", "github_url", "cost")
+    table = [{c: ("" if r.get(c) is None else r[c]) for c in columns} for r in summary["outcomes"]]
+    kind = "applied" if summary["applied"] else "dry run"
+    create_table_artifact(
+        key="execute-outcomes", table=table, description=f"Plan {summary['plan_id']} ({kind}): {summary['by_status']}"
+    )
+
+
+def execute(settings: Settings, plan_id: str | None = None, apply: bool = False) -> dict[str, Any]:
+    """Run the execute flow."""
+    return execute_flow(settings=settings, plan_id=plan_id, apply=apply)

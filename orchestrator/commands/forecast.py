@@ -1,0 +1,174 @@
+"""`orchestrator forecast`: when will each epic be done (P50 / P85 / P95), and `budget_forecast`.
+
+Registered on the shared Typer app when imported (orchestrator/cli.py imports this module).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from orchestrator.cli_common import app, console, fail, friendly, print_json, settings
+from orchestrator.config import Settings
+
+
+def _parse_epic(text: str, org: str) -> tuple[str, int]:
+    """`owner/repo#N`, `repo#N` (the configured org) -> (owner/repo, N)."""
+    repo, sep, number = text.strip().rpartition("#")
+    if not sep or not repo or not number.isdigit():
+        raise typer.BadParameter(f"--epic {text!r}: use owner/repo#N (for example {org}/core#12)")
+    return (repo if "/" in repo else f"{org}/{repo}"), int(number)
+
+
+def _date(value: Any) -> str:
+    return "beyond horizon" if value is None or value != value else str(value)
+
+
+def budget_forecast(settings: Settings, days: int, rate: float | None = None, trials: int = 10_000,
+                    seed: int = 0) -> dict[str, Any]:
+    """Which epics complete within ``days`` at the planner's rate (or the what-if ``rate``), at P85.
+
+    Returns ``{as_of, days, until, rate, epics_done: [...], epics_not_done: [...], expected_tasks,
+    expected_tasks_done_epics, org: {p50, p85, p95, prob_done_by, beyond_horizon}, thin_history, notes}``;
+    each epic is ``{repo, epic, title, remaining_children, p85, expected_tasks}``.
+    """
+    from flows.forecast import compute_forecast, read_frames, rows_for_json
+
+    frames = read_frames(settings)
+    until = frames["as_of"].date() + timedelta(days=int(days))
+    result = compute_forecast(frames, settings, rate=rate, by_date=until, trials=trials, seed=seed)
+    fc = result["epic_forecast"]
+    within = fc["p85"].notna() & (fc["p85"].map(lambda d: d is not None and d == d and d <= until))
+    keep = ["repo", "epic", "title", "remaining_children", "p85", "prob_done_by", "expected_tasks"]
+    org = result["org"]
+    return {
+        "as_of": org["as_of"].isoformat(),
+        "days": int(days),
+        "until": until.isoformat(),
+        "rate": org["rate"],
+        "epics_done": rows_for_json(fc.loc[within, keep]),
+        "epics_not_done": rows_for_json(fc.loc[~within, keep]),
+        "expected_tasks": round(float(fc["expected_tasks"].sum()), 1),
+        "expected_tasks_done_epics": round(float(fc.loc[within, "expected_tasks"].sum()), 1),
+        "org": {k: (org[k].isoformat() if hasattr(org[k], "isoformat") else org[k])
+                for k in ("p50", "p85", "p95", "prob_done_by", "beyond_horizon")},
+        "thin_history": bool(org["thin_history"]),
+        "notes": result["notes"],
+    }
+
+
+def _print_table(fc, org: dict[str, Any], notes: list[str], title: str) -> None:
+    from rich.table import Table
+
+    by = org["by_date"]
+    table = Table(title=title)
+    for name, justify in (("epic", "left"), ("title", "left"), ("left", "right"), ("P50", "left"),
+                          ("P85", "left"), ("P95", "left"), (f"P(done by {by})", "right"), ("tasks", "right")):
+        table.add_column(name, justify=justify, overflow="fold")
+    for r in fc.itertuples(index=False):
+        flag = " [yellow]thin[/]" if r.thin_history else ""
+        table.add_row(f"{r.repo}#{r.epic}{flag}", str(r.title or "")[:40], str(r.remaining_children),
+                      _date(r.p50), _date(r.p85), _date(r.p95),
+                      "" if r.prob_done_by is None else f"{r.prob_done_by:.0%}", f"{r.expected_tasks:.1f}")
+    console.print(table)
+    console.print(
+        f"all {org['open_epics']} open epics done by: P50 {_date(org['p50'])}, P85 {_date(org['p85'])}, "
+        f"P95 {_date(org['p95'])} (P(done by {by}) {org['prob_done_by']:.0%}); "
+        f"{org['expected_tasks']:.0f} tasks expected at {org['rate']:g} tasks/day, as of {org['as_of']}",
+        highlight=False,
+    )
+    beyond = int(fc["beyond_horizon"].sum()) if len(fc) else 0
+    if beyond:
+        console.print(f"[bold yellow]{beyond} epic(s) never complete within {org['horizon_days']} days at "
+                      f"{org['rate']:g} tasks/day (beyond horizon).[/]")
+    if org["thin_history"] or notes:
+        head = "thin history, intervals widened: " if org["thin_history"] else "note: "
+        console.print(f"[yellow]{head}{'; '.join(notes) if notes else 'few finished dispatches'}[/]", highlight=False)
+
+
+def _backtest(cfg: Settings, rate: float | None, as_json: bool) -> None:
+    from flows.forecast import rows_for_json, run_backtest
+
+    bt = run_backtest(cfg, rate=rate)
+    table = bt["calibration"]
+    if as_json:
+        print_json({"as_of": bt["as_of"].isoformat(), "capacity": bt["capacity"],
+                    "cutoffs": [c.isoformat() for c in bt["cutoffs"]],
+                    "calibration": rows_for_json(table) if len(table) else [], "notes": bt["notes"]})
+        return
+    from rich.table import Table
+
+    t = Table(title=f"Backtest: forecasts made at past cutoffs vs what happened ({bt['capacity']})")
+    for name in ("cutoff", "epics", "done by P50", "done by P85", "done by P95", "P50 error (days, abs)",
+                 "P50 bias (days)"):
+        t.add_column(name, justify="left" if name == "cutoff" else "right")
+
+    def pct(v: Any) -> str:
+        return "n/a" if v is None or v != v else f"{v:.0%}"
+
+    def num(v: Any) -> str:
+        return "n/a" if v is None or v != v else f"{v:.1f}"
+
+    for r in table.itertuples(index=False) if len(table) else []:
+        t.add_row(str(r.cutoff), str(r.n_epics), pct(r.cover_p50), pct(r.cover_p85), pct(r.cover_p95),
+                  num(r.p50_mae_days), num(r.p50_bias_days))
+    console.print(t)
+    console.print("target: about 50% done by P50, 85% by P85, 95% by P95; n/a = outcome not known yet",
+                  highlight=False)
+    for note in bt["notes"]:
+        console.print(f"[yellow]{note}[/]", highlight=False)
+
+
+@app.command()
+@friendly
+def forecast(
+    epic: Annotated[str | None, typer.Option("--epic", help="only this epic: owner/repo#N")] = None,
+    rate: Annotated[float | None, typer.Option("--rate", help="what-if dispatch rate, tasks per day")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="probability of being done by this date (YYYY-MM-DD)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the epic_forecast rows as JSON")] = False,
+    backtest: Annotated[bool, typer.Option("--backtest", help="check past forecasts against what happened")] = False,
+    charts: Annotated[str | None, typer.Option("--charts", help="write burn-up/fan PNG charts into this folder")] = None,
+    trials: Annotated[int, typer.Option("--trials", min=100, help="Monte Carlo trials")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same answer)")] = 0,
+) -> None:
+    """Completion dates per open epic (P50/P85/P95) and for the whole organisation, by Monte Carlo.
+
+    Without --rate/--by it also refreshes the `epic_forecast` and `org_forecast` tables.
+    Example: orchestrator forecast --epic dappcore/core#12 --rate 30 --by 2026-06-30
+    """
+    from flows.forecast import compute_forecast, read_frames, rows_for_json, write_forecast
+    from flows.forecast import charts as render
+
+    cfg = settings()
+    if backtest:
+        _backtest(cfg, rate, as_json)
+        return
+    by_date = None
+    if by:
+        try:
+            by_date = date.fromisoformat(by)
+        except ValueError:
+            fail(f"--by {by!r}: not a date (use YYYY-MM-DD)", 2)
+    wanted = _parse_epic(epic, cfg.github.org) if epic else None
+    frames = read_frames(cfg)
+    result = compute_forecast(frames, cfg, rate=rate, by_date=by_date, trials=trials, seed=seed)
+    if rate is None and by_date is None and trials == 10_000 and seed == 0:
+        write_forecast(cfg, result)  # the canonical forecast; what-ifs leave the tables alone
+    fc = result["epic_forecast"]
+    if wanted:
+        fc = fc[(fc["repo"].str.lower() == wanted[0].lower()) & (fc["epic"] == wanted[1])]
+        if fc.empty:
+            fail(f"--epic {epic}: not an open epic in the latest snapshot", 1)
+    paths = render(result, charts) if charts else []
+    if as_json:
+        print_json(rows_for_json(fc))
+    else:
+        _print_table(fc, result["org"], result["notes"], f"Epic forecast as of {result['org']['as_of']}")
+        if paths:
+            console.print(f"charts: {len(paths)} PNG files in {Path(charts)}", highlight=False)
+    if as_json and paths:
+        sys.stderr.write(f"charts: {len(paths)} PNG files in {charts}\n")

@@ -1,0 +1,170 @@
+"""`orchestrator plan` and `orchestrator budget`: the runbook's Stage 3 decisions and `core dev budget`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from orchestrator.cli_common import app, console, friendly, print_frame, print_json, settings
+from orchestrator.config import Settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+@app.command()
+@friendly
+def plan(as_json: Annotated[bool, typer.Option("--json", help="print the plan summary as JSON")] = False) -> None:
+    """Emit today's dispatch plan from the latest complete snapshot (stored, and written as JSON).
+
+    Example: orchestrator plan, then orchestrator execute (dry run) or execute --apply
+    """
+    from flows.plan import plan_flow
+
+    result = plan_flow(settings=settings())
+    if as_json:
+        print_json({k: v for k, v in result.items()})
+        return
+    summary = result["summary"]
+    console.print(
+        f"plan [bold]{result['plan_id']}[/]: {result['count_actions']} actions, {result['cost']} tasks "
+        f"(pool {result['pool']}, used today {result['used']}), written to {result['path']}"
+    )
+    for name, count in summary["by_action"].items():
+        console.print(f"  {name:<24}{count:>5}")
+    for note in [*summary["notes"], summary["refill"]]:
+        console.print(f"  [dim]{note}[/]")
+
+
+def budget_today(cfg: Settings, now: datetime) -> dict[str, Any]:
+    """Pool, used and remaining today, overall and per member, counted from the ledger."""
+    from tasks import ledger, store
+
+    with store.reader(cfg.database.path) as con:
+        used = ledger.used_today(con, cfg, now)
+    start, end = ledger.window(cfg, now)
+    members = [
+        {"login": m.login, "quota": m.quota, "used": used.get(m.login, 0),
+         "remaining": max(m.quota - used.get(m.login, 0), 0), "repos": m.repos}
+        for m in cfg.team.members
+    ]  # fmt: skip
+    pool = sum(m["quota"] for m in members)
+    spent = sum(m["used"] for m in members)
+    low, high = cfg.dispatch.daily_range
+    return {
+        "pool": pool,
+        "used": spent,
+        "remaining": max(pool - spent, 0),
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "timezone": cfg.team.timezone,
+        "window": cfg.team.window,
+        "strategy": cfg.dispatch.strategy,
+        "strategy_range": [low, high],
+        "members": members,
+    }
+
+
+def budget_history(cfg: Settings, now: datetime, days: int) -> list[dict[str, Any]]:
+    """Tasks used per calendar day (team timezone), oldest first; unused tasks never roll over."""
+    from tasks import ledger, store
+
+    zone = ZoneInfo(cfg.team.timezone)
+    today = now.replace(tzinfo=timezone.utc).astimezone(zone).date()
+    day_cfg = cfg.model_copy(deep=True)
+    day_cfg.team.window = "calendar_day"
+    out = []
+    with store.reader(cfg.database.path) as con:
+        for back in range(days - 1, -1, -1):
+            day = today - timedelta(days=back)
+            noon = datetime(day.year, day.month, day.day, 12, tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
+            used = ledger.used_today(con, day_cfg, noon)
+            pool = cfg.team.pool
+            out.append({"date": day.isoformat(), "used": sum(used.values()), "pool": pool,
+                        "unused": max(pool - sum(used.values()), 0), **{f"used_{k}": v for k, v in used.items()}})  # fmt: skip
+    return out
+
+
+def suggested_plan(cfg: Settings, now: datetime) -> dict[str, Any]:
+    """Today's plan computed read-only (not stored): what `plan` would dispatch now."""
+    from analytics.planning import build_plan
+    from flows.plan import configured_repos, plan_rules, read_plan_inputs
+    from tasks import store
+
+    with store.reader(cfg.database.path) as con:
+        inputs = read_plan_inputs(con, cfg, now)
+        made = build_plan(inputs, plan_rules(cfg), configured_repos(con, cfg))
+    dispatches = [
+        {"repo": a.repo, "issue": int(a.target), "member": a.member, "reason": a.reason}
+        for a in made.actions if a.action == "dispatch"
+    ]  # fmt: skip
+    return {"dispatches": dispatches, "notes": made.summary["notes"], "refill": made.summary["refill"],
+            "other_actions": {k: v for k, v in made.summary["by_action"].items() if k != "dispatch"}}  # fmt: skip
+
+
+@app.command()
+@friendly
+def budget(
+    show_plan: Annotated[bool, typer.Option("--plan", help="the suggested dispatches for today")] = False,
+    history: Annotated[bool, typer.Option("--history", help="daily usage over the past days")] = False,
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="days of --history")] = 7,
+    team: Annotated[bool, typer.Option("--team", help="quota and usage per member")] = False,
+    forecast: Annotated[int | None, typer.Option("--forecast", min=1, help="what completes within DAYS")] = None,
+    rate: Annotated[int | None, typer.Option("--rate", min=0, help="what-if: tasks a day for --forecast")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+) -> None:
+    """Today's agent tasks against the team pool, counted from the ledger (never guessed).
+
+    Example: orchestrator budget --team --history --days 14
+    """
+    cfg = settings()
+    now = utcnow()
+    result: dict[str, Any] = budget_today(cfg, now)
+    if history:
+        result["history"] = budget_history(cfg, now, days)
+    if show_plan:
+        result["plan"] = suggested_plan(cfg, now)
+    if forecast is not None:
+        from orchestrator.commands.forecast import budget_forecast
+
+        result["forecast"] = budget_forecast(cfg, forecast, rate=rate)
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"[bold]{result['used']}[/] of {result['pool']} tasks used today, [bold]{result['remaining']}[/] left "
+        f"({result['strategy']} strategy: {result['strategy_range'][0]}-{result['strategy_range'][1]} a day; "
+        f"{result['window'].replace('_', ' ')} in {result['timezone']})"
+    )
+    if team:
+        table = Table(title="team")
+        for column in ("member", "quota", "used", "remaining", "repos"):
+            table.add_column(column, justify="left" if column in ("member", "repos") else "right")
+        for m in result["members"]:
+            table.add_row(m["login"], str(m["quota"]), str(m["used"]), str(m["remaining"]), ", ".join(m["repos"]))
+        console.print(table)
+    if history:
+        print_frame(pd.DataFrame(result["history"]), title=f"usage, last {days} days")
+    if show_plan:
+        plan_ = result["plan"]
+        print_frame(pd.DataFrame(plan_["dispatches"], columns=["repo", "issue", "member", "reason"]), "suggested dispatches")
+        for note in [*plan_["notes"], plan_["refill"]]:
+            console.print(f"  [dim]{note}[/]")
+    if forecast is not None:
+        _print_forecast(result["forecast"])
+
+
+def _print_forecast(data: dict[str, Any]) -> None:
+    """Whatever `budget_forecast` returned, readably: a table of its epics and its other figures."""
+    rows = data.get("epics") if isinstance(data, dict) else None
+    if rows:
+        print_frame(pd.DataFrame(rows), title="forecast")
+    for key, value in (data or {}).items():
+        if key != "epics":
+            console.print(f"  {key.replace('_', ' ')}: {value}")

@@ -1,0 +1,564 @@
+"""Writing GitHub for the execute flow: live precondition checks and one idempotent function per action.
+
+Every write is preceded by a read that finds what an earlier (possibly killed) run already
+wrote, through our hidden markers, labels, branches and PR heads, so running an action twice
+leaves GitHub as running it once. Creating requests (POST/PATCH) are not repeated blindly
+after a 5xx (GitHub may have done the work): the marker is searched again first.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import github
+from github import Auth, Github
+
+from orchestrator.config import Settings
+from orchestrator.sanitize import has_marker, marker, sanitize, with_marker
+from tasks.github_client import GitHubClient, GitHubError
+
+# Which marker each creating action writes, and which payload field (or the target) keys it.
+MARKER_KINDS: dict[str, str] = {
+    "create_issue": "finding",
+    "create_framework_issue": "framework",
+    "create_epic": "epic",
+    "link_child": "parent",
+    "dispatch": "dispatch",
+    "nudge_pr": "nudge",
+    "escalate_pr": "escalate",
+    "close_audit": "close-audit",
+    "open_epic_pr": "epic-pr",
+    "close_epic": "close-epic",
+}
+HUMAN_LABEL = "needs-human"
+WRITE_ATTEMPTS = 4
+
+
+class WriteSafeRetry(github.GithubRetry):
+    """PyGithub's retry (Retry-After, rate-limit reset, 5xx backoff), except that a 5xx answer to
+    a POST/PATCH is returned to us: the write may have landed, so we look for it before repeating."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() in ("POST", "PATCH") and status_code >= 500:
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
+
+
+def make_writer(settings: Settings, token: str) -> GitHubClient:
+    """A client like `make_github`'s, with writes paced and never blindly repeated."""
+    retry = WriteSafeRetry(
+        total=5,
+        backoff_factor=0.5,
+        secondary_rate_wait=10,
+        allowed_methods={"GET", "HEAD", "PUT", "DELETE", "POST", "PATCH"},
+    )
+    gh = Github(
+        base_url=settings.github.api_url,
+        auth=Auth.Token(token),
+        per_page=100,
+        timeout=int(settings.github.timeout),
+        seconds_between_requests=settings.github.seconds_between_requests or None,
+        seconds_between_writes=settings.github.seconds_between_writes or None,
+        retry=retry,
+    )
+    return GitHubClient(gh)
+
+
+class ActionFailed(Exception):
+    """The action cannot be done: recorded `failed` with this reason."""
+
+
+class PreconditionFailed(Exception):
+    """A precondition no longer holds: recorded `skipped` with this reason."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth trying again in a later run (GitHub down or unreachable), unlike a 4xx."""
+    if isinstance(exc, GitHubError):
+        return exc.status >= 500 or exc.status == 429
+    return not isinstance(exc, ActionFailed | PreconditionFailed)
+
+
+def allowed_repo(settings: Settings, repo: str) -> bool:
+    """Only configured repositories may be written: the org's, and listed ones unless `["*"]`."""
+    owner, _, name = repo.partition("/")
+    if not name or owner.lower() != settings.github.org.lower():
+        return False
+    repos = settings.github.repos
+    return "*" in repos or name.lower() in (r.lower() for r in repos)
+
+
+# ── live reads ────────────────────────────────────────────────────────────────
+
+
+class Live:
+    """GitHub as it is now, read through one client; lists are cached for one run and kept current."""
+
+    def __init__(self, client: GitHubClient, login: str = "") -> None:
+        self.client = client
+        self.login = login
+        self._ours: dict[str, list[dict[str, Any]]] = {}
+        self._labels: dict[str, set[str]] = {}
+
+    def me(self) -> str:
+        """The token's login (issues we created are listed by creator)."""
+        if not self.login:
+            self.login = self.client.get("/user").data["login"]
+        return self.login
+
+    def all_pages(self, url: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self.client.pages(url, {"per_page": 100, **(params or {})}):
+            items.extend(page.data or [])
+        return items
+
+    def issue(self, repo: str, number: int | str) -> dict[str, Any]:
+        return self.client.get(f"/repos/{repo}/issues/{int(number)}").data
+
+    def pull(self, repo: str, number: int | str) -> dict[str, Any]:
+        return self.client.get(f"/repos/{repo}/pulls/{int(number)}").data
+
+    def comments(self, repo: str, number: int | str) -> list[dict[str, Any]]:
+        return self.all_pages(f"/repos/{repo}/issues/{int(number)}/comments")
+
+    def our_issues(self, repo: str) -> list[dict[str, Any]]:
+        """Issues and PRs the token's user created (only those can carry our markers), any state."""
+        if repo not in self._ours:
+            self._ours[repo] = self.all_pages(f"/repos/{repo}/issues", {"state": "all", "creator": self.me()})
+        return self._ours[repo]
+
+    def remember(self, repo: str, item: dict[str, Any]) -> None:
+        self._ours.setdefault(repo, []).append(item)
+
+    def find_marked(self, repo: str, kind: str, key: str) -> dict[str, Any] | None:
+        """Our issue or PR whose body carries the marker."""
+        return next((i for i in self.our_issues(repo) if has_marker(i.get("body"), kind, key)), None)
+
+    def find_comment(self, repo: str, number: int | str, kind: str, key: str) -> dict[str, Any] | None:
+        return next((c for c in self.comments(repo, number) if has_marker(c.get("body"), kind, key)), None)
+
+    def pulls(self, repo: str, state: str = "open", head: str | None = None) -> list[dict[str, Any]]:
+        params = {"state": state, **({"head": f"{repo.split('/')[0]}:{head}"} if head else {})}
+        pulls = self.all_pages(f"/repos/{repo}/pulls", params)
+        return [p for p in pulls if head is None or (p.get("head") or {}).get("ref") == head]
+
+    def branch_sha(self, repo: str, branch: str) -> str | None:
+        try:
+            return self.client.get(f"/repos/{repo}/git/ref/heads/{quote(branch)}").data["object"]["sha"]
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def labels(self, repo: str) -> set[str]:
+        if repo not in self._labels:
+            self._labels[repo] = {lab["name"].lower() for lab in self.all_pages(f"/repos/{repo}/labels")}
+        return self._labels[repo]
+
+    def ci_failing(self, repo: str, sha: str) -> bool:
+        """Any failed check run or a failing combined status on the commit."""
+        runs = self.client.get(f"/repos/{repo}/commits/{sha}/check-runs").data.get("check_runs", [])
+        if any(r.get("conclusion") in ("failure", "timed_out", "cancelled", "action_required") for r in runs):
+            return True
+        status = self.client.get(f"/repos/{repo}/commits/{sha}/status").data
+        return status.get("state") in ("failure", "error") and bool(status.get("statuses"))
+
+    def changes_requested(self, repo: str, number: int) -> bool:
+        latest: dict[str, str] = {}
+        for review in self.all_pages(f"/repos/{repo}/pulls/{number}/reviews"):
+            if review.get("state") != "COMMENTED":
+                latest[(review.get("user") or {}).get("login", "")] = review.get("state", "")
+        return "CHANGES_REQUESTED" in latest.values()
+
+
+# ── preconditions ─────────────────────────────────────────────────────────────
+
+
+def _labels_of(item: dict[str, Any]) -> set[str]:
+    return {(lab["name"] if isinstance(lab, dict) else str(lab)).lower() for lab in item.get("labels") or []}
+
+
+def _checkbox(number: int, ticked: bool) -> re.Pattern[str]:
+    mark = "[xX]" if ticked else " "
+    return re.compile(rf"(?m)^(\s*[-*+]\s+\[){mark}(\]\s+#{number})(?!\d)")
+
+
+def _references(text: str | None, number: int) -> bool:
+    """A closing keyword pointing at #number."""
+    pattern = rf"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)[\s:]+#{number}(?!\d)"
+    return bool(re.search(pattern, text or ""))
+
+
+def check(live: Live, repo: str, condition: dict[str, Any], settings: Settings) -> str | None:
+    """None when the condition holds on live GitHub, else why not (one short sentence)."""
+    kind = condition.get("check")
+    number = condition.get("number")
+    if kind == "budget":
+        return None  # checked while reserving, inside the ledger's lock
+    if kind in ("issue_open", "issue_closed", "lacks_label", "not_assigned", "checkbox_unticked"):
+        item = live.issue(repo, number)
+        if kind == "issue_open":
+            return None if item["state"] == "open" else f"#{number} is closed"
+        if kind == "issue_closed":
+            return None if item["state"] == "closed" else f"#{number} is open"
+        if kind == "lacks_label":
+            label = str(condition["label"])
+            return None if label.lower() not in _labels_of(item) else f"#{number} already has label {label}"
+        if kind == "not_assigned":
+            login = str(condition["login"]).lower()
+            assigned = {(a.get("login") or "").lower() for a in item.get("assignees") or []}
+            return None if login not in assigned else f"#{number} is already assigned to {condition['login']}"
+        child = int(condition["child"])
+        return None if _checkbox(child, False).search(item.get("body") or "") else f"#{number} has no unticked box for #{child}"
+    if kind == "no_marker":
+        kind_key = str(condition["marker"]).removeprefix("<!--").removesuffix("-->").strip()
+        mkind, _, mkey = kind_key.removeprefix("orchestrator:").partition(" ")
+        found = live.find_marked(repo, mkind, mkey.strip())
+        return None if found is None else f"already created as #{found['number']}"
+    if kind == "no_open_pr_for":
+        hits = [p for p in live.pulls(repo) if _references(f"{p.get('title')}\n{p.get('body')}", int(number))]
+        return None if not hits else f"open PR #{hits[0]['number']} already fixes #{number}"
+    if kind in ("branch_absent", "branch_present"):
+        present = live.branch_sha(repo, str(condition["branch"])) is not None
+        if kind == "branch_absent":
+            return None if not present else f"branch {condition['branch']} exists"
+        return None if present else f"branch {condition['branch']} does not exist"
+    if kind == "no_open_pr_from":
+        hits = live.pulls(repo, head=str(condition["head"]))
+        return None if not hits else f"open PR #{hits[0]['number']} is from {condition['head']}"
+    if kind == "pr_still_stuck":
+        return _still_stuck(live, repo, int(number), str(condition.get("reason")), settings)
+    raise ActionFailed(f"unknown precondition {kind!r}")
+
+
+def _still_stuck(live: Live, repo: str, number: int, reason: str, settings: Settings) -> str | None:
+    pr = live.pull(repo, number)
+    if pr["state"] != "open":
+        return f"PR #{number} is {'merged' if pr.get('merged_at') else 'closed'}"
+    if reason == "conflicting":
+        if pr.get("mergeable") is None:  # GitHub computes mergeability lazily: ask once more
+            time.sleep(1)
+            pr = live.pull(repo, number)
+        stuck = pr.get("mergeable") is False or pr.get("mergeable_state") == "dirty"
+    elif reason == "behind":
+        stuck = pr.get("mergeable_state") == "behind"
+    elif reason == "ci_failing":
+        stuck = live.ci_failing(repo, pr["head"]["sha"])
+    elif reason == "changes_requested":
+        stuck = live.changes_requested(repo, number)
+    elif reason == "stale":
+        updated = datetime.fromisoformat(pr["updated_at"].replace("Z", "+00:00"))
+        stuck = datetime.now(UTC) - updated >= timedelta(days=settings.dispatch.stale_pr_days)
+    else:
+        raise ActionFailed(f"unknown stuck reason {reason!r}")
+    return None if stuck else f"PR #{number} is no longer {reason.replace('_', ' ')}"
+
+
+# ── writing, idempotently ─────────────────────────────────────────────────────
+
+
+def guarded(find: Callable[[], Any], write: Callable[[], Any], attempts: int = WRITE_ATTEMPTS) -> tuple[Any, bool]:
+    """(result, created): what `find` sees, else the result of `write`; a 5xx is retried only after
+    `find` confirms the write did not land."""
+    for attempt in range(attempts):
+        found = find()
+        if found:
+            return found, False
+        try:
+            return write(), True
+        except GitHubError as exc:
+            if exc.status < 500 or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.5 * 2**attempt, 8))
+    raise AssertionError("unreachable")
+
+
+def _url(item: dict[str, Any] | None) -> str | None:
+    return (item or {}).get("html_url")
+
+
+def _ensure_labels(live: Live, repo: str, names: list[str]) -> None:
+    """Create the labels the repo lacks (an issue may only carry existing labels)."""
+    for name in names:
+        if name.lower() in live.labels(repo):
+            continue
+        try:
+            live.client.request("POST", f"/repos/{repo}/labels", body={"name": name, "color": "ededed"})
+        except GitHubError as exc:
+            if exc.status != 422:  # 422 already_exists: another run made it
+                raise
+        live.labels(repo).add(name.lower())
+
+
+def _marker_key(action: dict[str, Any]) -> str:
+    """The key of the action's marker, as docs/actions.md fixes it."""
+    payload, name = action["payload"], action["action"]
+    explicit = str(payload.get("marker") or "")
+    if explicit:  # the plan may give `<!-- orchestrator:kind key -->`, `kind key` or just the key
+        inner = explicit.removeprefix("<!--").removesuffix("-->").strip().removeprefix("orchestrator:")
+        return inner.split()[-1]
+    if name == "create_issue":
+        return str(payload["fingerprint"])
+    if name in ("link_child", "open_epic_pr"):
+        return str(payload["epic"])
+    if name in ("dispatch", "nudge_pr", "escalate_pr"):
+        return str(action["plan_id"])
+    return str(action["target"])
+
+
+def _create_issue(live: Live, action: dict[str, Any]) -> str | None:
+    repo, payload = action["repo"], action["payload"]
+    kind, key = MARKER_KINDS[action["action"]], _marker_key(action)
+    labels = [str(name) for name in payload.get("labels") or []]
+    body = with_marker(payload.get("body"), kind, key)
+
+    def write() -> dict[str, Any]:
+        _ensure_labels(live, repo, labels)
+        data = {"title": sanitize(payload["title"]), "body": body, "labels": labels}
+        item = live.client.request("POST", f"/repos/{repo}/issues", body=data).data
+        live.remember(repo, item)
+        return item
+
+    item, _ = guarded(lambda: live.find_marked(repo, kind, key), write)
+    return _url(item)
+
+
+def _comment_once(live: Live, repo: str, number: int | str, text: str | None, kind: str, key: str) -> str | None:
+    """Our marked comment on #number, written unless it is already there."""
+    body = with_marker(text, kind, key)
+    item, _ = guarded(
+        lambda: live.find_comment(repo, number, kind, key),
+        lambda: live.client.request("POST", f"/repos/{repo}/issues/{int(number)}/comments", body={"body": body}).data,
+    )
+    return _url(item)
+
+
+def _close(live: Live, repo: str, number: int | str, reason: str = "completed") -> str | None:
+    def closed() -> dict[str, Any] | None:
+        item = live.issue(repo, number)
+        return item if item["state"] == "closed" else None
+
+    item, _ = guarded(
+        closed,
+        lambda: live.client.request(
+            "PATCH", f"/repos/{repo}/issues/{int(number)}", body={"state": "closed", "state_reason": reason}
+        ).data,
+    )
+    return _url(item)
+
+
+def _add_label(live: Live, repo: str, number: int | str, label: str) -> None:
+    guarded(
+        lambda: label.lower() in _labels_of(live.issue(repo, number)),
+        lambda: live.client.request("POST", f"/repos/{repo}/issues/{int(number)}/labels", body={"labels": [label]}),
+    )
+
+
+def _assign(live: Live, repo: str, number: int | str, login: str) -> None:
+    def assigned() -> bool:
+        return login.lower() in {(a.get("login") or "").lower() for a in live.issue(repo, number).get("assignees") or []}
+
+    guarded(
+        assigned,
+        lambda: live.client.request("POST", f"/repos/{repo}/issues/{int(number)}/assignees", body={"assignees": [login]}),
+    )
+
+
+def do_create_issue(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """create_issue / create_framework_issue / create_epic: one marked issue, labels created first."""
+    return _create_issue(live, action)
+
+
+def do_close_audit(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """Comment (with marker) listing the children, then close as completed or not planned."""
+    repo, number, payload = action["repo"], action["target"], action["payload"]
+    url = _comment_once(live, repo, number, payload.get("comment"), "close-audit", _marker_key(action))
+    _close(live, repo, number, payload.get("state_reason") or "completed")
+    return url
+
+
+def do_link_child(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """`Parent: #EPIC` (with marker) on the child, unless a person already wrote that line."""
+    repo, number, payload = action["repo"], action["target"], action["payload"]
+    epic = int(payload["epic"])
+    plain = re.compile(rf"(?mi)^\s*Parent:\s*#{epic}(?!\d)")
+    existing = next((c for c in live.comments(repo, number) if plain.search(c.get("body") or "")), None)
+    if existing is not None:
+        return _url(existing)
+    return _comment_once(live, repo, number, payload.get("comment") or f"Parent: #{epic}", "parent", str(epic))
+
+
+def do_create_branch(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """refs/heads/<branch> at the head of from_branch (an existing branch is left alone)."""
+    repo, payload = action["repo"], action["payload"]
+    branch = str(payload.get("branch") or action["target"])
+    source = live.branch_sha(repo, str(payload["from_branch"]))
+    if source is None:
+        raise ActionFailed(f"branch {payload['from_branch']} does not exist")
+    try:
+        guarded(
+            lambda: live.branch_sha(repo, branch),
+            lambda: live.client.request("POST", f"/repos/{repo}/git/refs", body={"ref": f"refs/heads/{branch}", "sha": source}),
+        )
+    except GitHubError as exc:
+        if not (exc.status == 422 and live.branch_sha(repo, branch)):  # made meanwhile by another run
+            raise
+    return f"{_html_root(live, repo)}/tree/{branch}"
+
+
+def _html_root(live: Live, repo: str) -> str:
+    api = live.client.gh.requester.base_url.rstrip("/")
+    host = "https://github.com" if api == "https://api.github.com" else api
+    return f"{host}/{repo}"
+
+
+def do_dispatch(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """Agent label (or assignee), then the `Target branch:` comment with the plan's marker."""
+    repo, number, payload = action["repo"], action["target"], action["payload"]
+    if (payload.get("mode") or settings.agent.mode) == "assignee":
+        _assign(live, repo, number, str(payload.get("assignee") or settings.agent.assignee))
+    else:
+        _add_label(live, repo, number, str(payload.get("label") or settings.agent.label))
+    comment = payload.get("comment")
+    if not comment and payload.get("branch"):
+        epic = f" (epic #{payload['epic']})" if payload.get("epic") else ""
+        comment = f"Target branch: `{payload['branch']}`{epic}"
+    if not comment:
+        return f"{_html_root(live, repo)}/issues/{int(number)}"
+    return _comment_once(live, repo, number, comment, "dispatch", _marker_key(action))
+
+
+def do_tick_checklist(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """Edit the epic's body: `- [ ] #child` -> `- [x] #child` (the rest of the body untouched)."""
+    repo, payload = action["repo"], action["payload"]
+    epic, child = int(payload.get("epic") or action["target"]), int(payload["child"])
+
+    def ticked() -> dict[str, Any] | None:
+        item = live.issue(repo, epic)
+        body = item.get("body") or ""
+        if _checkbox(child, True).search(body):
+            return item
+        if not _checkbox(child, False).search(body):
+            raise ActionFailed(f"#{epic} has no checkbox for #{child}")
+        return None
+
+    def write() -> dict[str, Any]:
+        body = live.issue(repo, epic).get("body") or ""
+        new = _checkbox(child, False).sub(r"\1x\2", body, count=1)
+        return live.client.request("PATCH", f"/repos/{repo}/issues/{epic}", body={"body": new}).data
+
+    item, _ = guarded(ticked, write)
+    return _url(item)
+
+
+def do_nudge_pr(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """A marked comment asking the agent to fix the PR (`mention` pings on purpose, nothing else does)."""
+    repo, number, payload = action["repo"], action["target"], action["payload"]
+    text = sanitize(payload.get("comment")) or "Please take another look at this PR."
+    if payload.get("mention"):
+        text = f"@{payload['mention']} {text}"
+    return _marked_raw(live, repo, number, text, "nudge", _marker_key(action))
+
+
+def _marked_raw(live: Live, repo: str, number: int | str, text: str, kind: str, key: str) -> str | None:
+    """Like `_comment_once` for text we have already sanitised (and deliberately prefixed)."""
+    body = f"{text.rstrip()}\n\n{marker(kind, key)}"
+    item, _ = guarded(
+        lambda: live.find_comment(repo, number, kind, key),
+        lambda: live.client.request("POST", f"/repos/{repo}/issues/{int(number)}/comments", body={"body": body}).data,
+    )
+    return _url(item)
+
+
+def do_escalate_pr(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """A marked comment handing the PR to a person, the `needs-human` label, and the assignee."""
+    repo, number, payload = action["repo"], action["target"], action["payload"]
+    url = _comment_once(live, repo, number, payload.get("comment"), "escalate", _marker_key(action))
+    _ensure_labels(live, repo, [HUMAN_LABEL])
+    _add_label(live, repo, number, HUMAN_LABEL)
+    if payload.get("assignee"):
+        _assign(live, repo, number, str(payload["assignee"]))
+    return url
+
+
+def do_update_branch(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """`PUT /pulls/N/update-branch` (PUT is safe to repeat; 'no new commits' means done)."""
+    repo, number = action["repo"], int(action["target"])
+    try:
+        live.client.request("PUT", f"/repos/{repo}/pulls/{number}/update-branch", body={})
+    except GitHubError as exc:
+        if not (exc.status == 422 and "no new commits" in str(exc).lower()):
+            raise
+    return f"{_html_root(live, repo)}/pull/{number}"
+
+
+def do_sync_epic_branch(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """Merge from_branch into the epic branch (`POST /merges`; nothing to merge answers 204)."""
+    repo, payload = action["repo"], action["payload"]
+    branch = str(payload.get("branch") or action["target"])
+    body = {"base": branch, "head": str(payload["from_branch"]),
+            "commit_message": f"Merge {payload['from_branch']} into {branch}"}  # fmt: skip
+    try:
+        page, _ = guarded(lambda: None, lambda: live.client.request("POST", f"/repos/{repo}/merges", body=body))
+    except GitHubError as exc:
+        if exc.status == 409:
+            raise ActionFailed(f"merge conflict between {payload['from_branch']} and {branch}") from None
+        raise
+    return _url(page.data) if page.data else f"{_html_root(live, repo)}/tree/{branch}"
+
+
+def do_open_epic_pr(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """The PR epic branch -> default branch, with the `epic-pr` marker (found again on any state)."""
+    repo, payload = action["repo"], action["payload"]
+    key, head = _marker_key(action), str(payload["head"])
+
+    def find() -> dict[str, Any] | None:
+        pulls = live.pulls(repo, state="all", head=head)
+        return next((p for p in pulls if has_marker(p.get("body"), "epic-pr", key) or p["state"] == "open"), None)
+
+    data = {"title": sanitize(payload["title"]), "head": head, "base": str(payload["base"]),
+            "body": with_marker(payload.get("body"), "epic-pr", key)}  # fmt: skip
+    item, _ = guarded(find, lambda: live.client.request("POST", f"/repos/{repo}/pulls", body=data).data)
+    return _url(item)
+
+
+def do_close_epic(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
+    """A marked closing comment, then close the epic as completed."""
+    repo, number, payload = action["repo"], action["target"], action["payload"]
+    url = _comment_once(live, repo, number, payload.get("comment"), "close-epic", _marker_key(action))
+    _close(live, repo, number, "completed")
+    return url
+
+
+PERFORM: dict[str, Callable[[Live, dict[str, Any], Settings], str | None]] = {
+    "create_issue": do_create_issue,
+    "create_framework_issue": do_create_issue,
+    "create_epic": do_create_issue,
+    "close_audit": do_close_audit,
+    "link_child": do_link_child,
+    "create_branch": do_create_branch,
+    "dispatch": do_dispatch,
+    "tick_checklist": do_tick_checklist,
+    "nudge_pr": do_nudge_pr,
+    "escalate_pr": do_escalate_pr,
+    "update_branch": do_update_branch,
+    "sync_epic_branch": do_sync_epic_branch,
+    "open_epic_pr": do_open_epic_pr,
+    "close_epic": do_close_epic,
+}
+
+
+def claim_key(action: dict[str, Any]) -> tuple[str, ...]:
+    """What two runs must not do at the same time: the same marker, or the same step on the same item."""
+    name = action["action"]
+    if name in ("create_issue", "create_framework_issue", "create_epic", "open_epic_pr"):
+        try:
+            return ("marker", MARKER_KINDS[name], _marker_key(action))
+        except (KeyError, TypeError):
+            pass
+    return (name, str(action["repo"]), str(action.get("target")))
