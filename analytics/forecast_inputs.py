@@ -32,13 +32,16 @@ def _ts(value) -> pd.Timestamp:
     return pd.NaT if value is None or pd.isna(value) else pd.Timestamp(value)
 
 
-def capacity_per_day(pool: int, strategy_upper: int, rate: float | None = None) -> float:
+def capacity_per_day(pool: int | None, strategy_upper: int, rate: float | None = None) -> float:
     """The planner's daily dispatch rate: the strategy's upper bound capped by the team pool.
 
-    ``rate`` (``--rate N``) overrides it; a negative rate is treated as zero.
+    ``pool`` None means no team is configured (no cap). ``rate`` (``--rate N``) overrides it;
+    a negative rate is treated as zero.
     """
     if rate is not None:
         return max(0.0, float(rate))
+    if pool is None:  # no team configured: the strategy alone
+        return float(max(0, int(strategy_upper)))
     return float(max(0, min(int(pool), int(strategy_upper))))
 
 

@@ -112,19 +112,23 @@ class Plan:
 
 
 def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Records with pandas' missing values as None."""
+    """Records with pandas' missing values as None and list columns as lists (vectorised)."""
     if frame is None or frame.empty:
         return []
-    return [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+    clean = frame.astype(object).where(frame.notna(), None)
+    for column in clean.columns:
+        first = next((v for v in clean[column] if v is not None), None)
+        if hasattr(first, "tolist") and not isinstance(first, str):
+            clean[column] = [None if v is None else v.tolist() for v in clean[column]]
+    return clean.to_dict("records")
 
 
-def _plain(value: Any) -> Any:
-    """numpy arrays -> lists, pandas' NA/NaT/NaN -> None, numpy scalars -> Python."""
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        return value.tolist()
-    if isinstance(value, list | tuple | dict | str):
-        return value
-    return None if pd.isna(value) else value
+def grouped(records: list[dict[str, Any]], key: str) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """Records grouped by one key, groups in key order (None last), records in input order."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record[key], []).append(record)
+    return sorted(groups.items(), key=lambda item: (item[0] is None, str(item[0])))
 
 
 def slugify(title: str, limit: int = 40) -> str:
@@ -215,12 +219,9 @@ def _close_audit(audit: dict[str, Any], children: list[int], not_applicable: boo
 
 
 def _framework_actions(inputs: PlanInputs, repos: set[str]) -> list[Action]:
-    frame = inputs.frameworks
-    if frame is None or frame.empty:
-        return []
     actions = []
-    for candidate_id, group in frame.groupby("candidate_id", sort=True):
-        members = rows(group.sort_values(["repo", "audit_number", "finding_index"]))
+    for candidate_id, members in grouped(rows(inputs.frameworks), "candidate_id"):
+        members.sort(key=lambda m: (m["repo"], m["audit_number"], m["finding_index"]))
         if any(m.get("implemented_by") is not None for m in members):
             continue
         home = max(sorted({m["repo"] for m in members}), key=lambda r: sum(m["repo"] == r for m in members))
@@ -251,26 +252,22 @@ def _framework_actions(inputs: PlanInputs, repos: set[str]) -> list[Action]:
 
 def stage2_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str], default_branch: dict[str, str]) -> list[Action]:
     actions: list[Action] = []
-    proposals = inputs.proposals
-    if proposals is not None and not proposals.empty:
-        grouped = proposals[proposals["proposal_id"].notna()]
-        for proposal_id, group in grouped.groupby("proposal_id", sort=True):
-            children = rows(group)
-            repo = children[0]["repo"]
-            if repo not in repos:
-                continue
-            title = children[0]["proposed_title"]
-            kids = [{"number": int(c["number"]), "phase": int(c["phase"])} for c in children]
-            actions.append(
-                Action(
-                    "create_epic", repo, str(proposal_id),
-                    f"{len(kids)} open {children[0]['theme']} issues in {repo} are in no epic yet.",
-                    payload={"title": title, "body": epic_body(kids, title), "labels": ["agentic", "complexity:large"],
-                             "children": kids, "slug": slugify(title), "marker": marker("epic", proposal_id)},
-                    precondition=[{"check": "no_marker", "marker": marker("epic", proposal_id)}],
-                    priority=30,
-                )  # fmt: skip
-            )
+    for proposal_id, children in grouped(rows(inputs.proposals), "proposal_id"):
+        repo = children[0]["repo"]
+        if proposal_id is None or repo not in repos:  # no id: too few issues, dispatched directly
+            continue
+        title = children[0]["proposed_title"]
+        kids = [{"number": int(c["number"]), "phase": int(c["phase"])} for c in children]
+        actions.append(
+            Action(
+                "create_epic", repo, str(proposal_id),
+                f"{len(kids)} open {children[0]['theme']} issues in {repo} are in no epic yet.",
+                payload={"title": title, "body": epic_body(kids, title), "labels": ["agentic", "complexity:large"],
+                         "children": kids, "slug": slugify(title), "marker": marker("epic", proposal_id)},
+                precondition=[{"check": "no_marker", "marker": marker("epic", proposal_id)}],
+                priority=30,
+            )  # fmt: skip
+        )
     open_epics = {(e["repo"], int(e["epic"])): e for e in rows(inputs.epics) if e.get("is_open") and e["repo"] in repos}
     for child in rows(inputs.children):
         epic = open_epics.get((child["repo"], int(child["epic"])))

@@ -44,10 +44,9 @@ def accepts(func: Any, name: str) -> bool:
 
 @task(name="tasks-used-today", cache_policy=NO_CACHE)
 def tasks_used_today(settings: Settings, now: datetime) -> int:
-    from tasks import store
-    from tasks.report_html import used_today
+    from tasks.report_html import locked_reader, used_today
 
-    with store.reader(settings.database.path) as con:
+    with locked_reader(settings.database.path) as con:
         return used_today(con, settings, now)
 
 

@@ -51,12 +51,14 @@ def load_plan(settings: Settings, plan_id: str | None) -> tuple[str, list[dict[s
     """The plan's actions in order (the latest plan when no id is given)."""
     with store.writer(settings.database.path) as con:  # also creates the ledger on an old file
         if plan_id is None:
-            row = con.execute("SELECT plan_id FROM dispatch_plans ORDER BY created_at DESC, plan_id DESC LIMIT 1").fetchone()
+            row = con.execute(
+                "SELECT plan_id FROM dispatch_plans ORDER BY created_at DESC, plan_id DESC LIMIT 1"
+            ).fetchone()
             if row is None:
                 raise NoPlan("no plan to execute (run `orchestrator plan` first)")
             plan_id = row[0]
         elif not con.execute("SELECT 1 FROM dispatch_plans WHERE plan_id = ?", [plan_id]).fetchone():
-            raise NoPlan(f"no plan {plan_id!r} (see `orchestrator sql \"SELECT plan_id FROM dispatch_plans\"`)")
+            raise NoPlan(f'no plan {plan_id!r} (see `orchestrator sql "SELECT plan_id FROM dispatch_plans"`)')
         frame = con.execute("SELECT * FROM plan_actions WHERE plan_id = ? ORDER BY seq", [plan_id]).fetchdf()
     actions = [_action(row) for row in frame.to_dict("records")]
     return str(plan_id), actions

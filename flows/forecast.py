@@ -104,7 +104,8 @@ def read_frames(settings: Settings) -> dict[str, Any]:
 
 def planner_rate(settings: Settings, rate: float | None = None) -> float:
     """Tasks per day: min(team pool, strategy upper bound), or the what-if ``rate``."""
-    return capacity_per_day(settings.team.pool, settings.dispatch.daily_range[1], rate)
+    pool = settings.team.pool if settings.team.members else None
+    return capacity_per_day(pool, settings.dispatch.daily_range[1], rate)
 
 
 def compute_forecast(

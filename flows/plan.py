@@ -22,16 +22,21 @@ from tasks import store
 # One query per frame the planner reads; every view is current for the latest complete snapshot.
 PLAN_QUERIES = {
     "repositories": "SELECT repo, default_branch FROM repositories",
-    "findings": "SELECT * FROM audit_findings",
-    "audits": "SELECT * FROM audit_issues",
-    "frameworks": "SELECT * FROM framework_candidates",
-    "proposals": "SELECT * FROM epic_proposals",
-    "epics": """SELECT e.*, b.behind_by FROM epics e
-                LEFT JOIN branches b ON b.repo = e.repo AND b.name = e.branch""",
-    "children": "SELECT * FROM epic_children",
-    "ready": "SELECT * FROM ready_queue",
-    "stuck": "SELECT * FROM stuck_prs",
-    "tiers": "SELECT * FROM repo_tiers",
+    "findings": """SELECT repo, audit_number, finding_index, fingerprint, title, text, severity, type, scope,
+                          complexity, labels, implemented_by FROM audit_findings""",
+    "audits": "SELECT repo, number, count_findings, count_parse_warnings FROM audit_issues",
+    "frameworks": """SELECT candidate_id, repo, audit_number, finding_index, type, title, implemented_by
+                     FROM framework_candidates""",
+    "proposals": """SELECT repo, proposal_id, number, theme, proposed_title, phase FROM epic_proposals
+                    WHERE proposal_id IS NOT NULL""",
+    "epics": """SELECT e.repo, e.epic, e.title, e.branch, e.is_open, e.is_complete, e.is_branch_present, b.behind_by
+                FROM epics e LEFT JOIN branches b ON b.repo = e.repo AND b.name = e.branch""",
+    "children": """SELECT repo, epic, child, child_state, has_parent_comment, is_closed_not_ticked
+                   FROM epic_children""",
+    "ready": "SELECT repo, number, epic, phase, severity, queue_position FROM ready_queue",
+    "stuck": """SELECT repo, number, intervention, is_stuck, count_nudges, base_ref FROM stuck_prs
+                WHERE intervention IS NOT NULL""",
+    "tiers": "SELECT repo, rank FROM repo_tiers",
     "open_pr_heads": "SELECT repo, number, head_ref, state, merged FROM pull_requests WHERE head_ref LIKE 'epic/%'",
 }
 

@@ -17,9 +17,7 @@ MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=[A-Za-z0-9])")
 # Closing keywords (any tense and case) followed by an issue reference: `#12`, `GH-12`,
 # `owner/repo#12` or an issue/PR URL; GitHub allows a colon and spaces between.
 REFERENCE = r"(?:[\w.-]+/[\w.-]+)?#\d+|GH-\d+|https?://\S+?/(?:issues|pull)/\d+"
-CLOSING = re.compile(
-    rf"(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?=[\s:]*(?:{REFERENCE}))", re.IGNORECASE
-)
+CLOSING = re.compile(rf"(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?=[\s:]*(?:{REFERENCE}))", re.IGNORECASE)
 HTML_COMMENT = "<!--"
 MARKER = re.compile(r"<!--\s*orchestrator:([\w-]+)\s+(\S+?)\s*-->")
 

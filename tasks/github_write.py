@@ -214,7 +214,11 @@ def check(live: Live, repo: str, condition: dict[str, Any], settings: Settings) 
             assigned = {(a.get("login") or "").lower() for a in item.get("assignees") or []}
             return None if login not in assigned else f"#{number} is already assigned to {condition['login']}"
         child = int(condition["child"])
-        return None if _checkbox(child, False).search(item.get("body") or "") else f"#{number} has no unticked box for #{child}"
+        return (
+            None
+            if _checkbox(child, False).search(item.get("body") or "")
+            else f"#{number} has no unticked box for #{child}"
+        )
     if kind == "no_marker":
         kind_key = str(condition["marker"]).removeprefix("<!--").removesuffix("-->").strip()
         mkind, _, mkey = kind_key.removeprefix("orchestrator:").partition(" ")
@@ -345,9 +349,11 @@ def _close(live: Live, repo: str, number: int | str, reason: str = "completed") 
 
     item, _ = guarded(
         closed,
-        lambda: live.client.request(
-            "PATCH", f"/repos/{repo}/issues/{int(number)}", body={"state": "closed", "state_reason": reason}
-        ).data,
+        lambda: (
+            live.client.request(
+                "PATCH", f"/repos/{repo}/issues/{int(number)}", body={"state": "closed", "state_reason": reason}
+            ).data
+        ),
     )
     return _url(item)
 
@@ -361,11 +367,15 @@ def _add_label(live: Live, repo: str, number: int | str, label: str) -> None:
 
 def _assign(live: Live, repo: str, number: int | str, login: str) -> None:
     def assigned() -> bool:
-        return login.lower() in {(a.get("login") or "").lower() for a in live.issue(repo, number).get("assignees") or []}
+        return login.lower() in {
+            (a.get("login") or "").lower() for a in live.issue(repo, number).get("assignees") or []
+        }
 
     guarded(
         assigned,
-        lambda: live.client.request("POST", f"/repos/{repo}/issues/{int(number)}/assignees", body={"assignees": [login]}),
+        lambda: live.client.request(
+            "POST", f"/repos/{repo}/issues/{int(number)}/assignees", body={"assignees": [login]}
+        ),
     )
 
 
@@ -403,7 +413,9 @@ def do_create_branch(live: Live, action: dict[str, Any], settings: Settings) -> 
     try:
         guarded(
             lambda: live.branch_sha(repo, branch),
-            lambda: live.client.request("POST", f"/repos/{repo}/git/refs", body={"ref": f"refs/heads/{branch}", "sha": source}),
+            lambda: live.client.request(
+                "POST", f"/repos/{repo}/git/refs", body={"ref": f"refs/heads/{branch}", "sha": source}
+            ),
         )
     except GitHubError as exc:
         if not (exc.status == 422 and live.branch_sha(repo, branch)):  # made meanwhile by another run

@@ -139,9 +139,7 @@ def used_today(
     """Tasks spent in the current window, per member (every member present, 0 when idle)."""
     start, end = window(settings, now)
     login = login or token_login(con)
-    sql = USED_SQL.format(
-        member_rows=_member_rows(settings.team.members), match_seconds=MATCH_WINDOW_HOURS * 3600
-    )
+    sql = USED_SQL.format(member_rows=_member_rows(settings.team.members), match_seconds=MATCH_WINDOW_HOURS * 3600)
     rows = con.execute(sql, [start, end, settings.agent.label, login, login]).fetchall()
     used = {m.login: 0 for m in settings.team.members}
     for member, count in rows:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -59,6 +61,25 @@ class ReportData:
     last_complete: dict[str, Any] | None
     today: dict[str, int] = field(default_factory=dict)  # dispatched / merged / stuck today
     chart_files: list[Path] = field(default_factory=list)  # PNGs of analytics/charts.py, embedded as they are
+
+
+@contextmanager
+def locked_reader(path: str | Path, timeout: float = 600) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection taken under the writers' file lock.
+
+    DuckDB refuses a read-write open while another process holds the file read-only, so a
+    plain reader that overlaps a flow run's `store.writer` can make that run fail. Readers
+    that run unattended (the report, the cadence flows) wait for the writer instead, and the
+    writer waits for them: each holds the file for a moment only.
+    """
+    from filelock import FileLock
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no database at {path} (run `orchestrator snapshot` first)")
+    with FileLock(f"{path}.lock", timeout=timeout):
+        with store.reader(path) as con:
+            yield con
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
@@ -205,7 +226,7 @@ LEFT JOIN (
 def collect(settings: Settings, now: datetime | None = None, chart_dirs: list[Path] | None = None) -> ReportData:
     """Everything the report shows, read through one read-only connection (held only while reading)."""
     now = now or utcnow()
-    with store.reader(settings.database.path) as con:
+    with locked_reader(settings.database.path) as con:
         last_run = _row(_frame(con, "SELECT * FROM snapshot_runs ORDER BY run_id DESC LIMIT 1"))
         last_complete = _row(
             _frame(con, "SELECT * FROM snapshot_runs WHERE status = 'complete' ORDER BY run_id DESC LIMIT 1")

@@ -198,7 +198,9 @@ def test_applying_a_plan_makes_exactly_the_planned_writes_and_a_second_apply_mak
     # what was written: sanitised text, our markers, the state changes
     new = state.issue(f"{ORG}/core-php", 97)
     assert "@\u200dmira-k" in new.title and "f\u200bixes #12" in new.title
-    assert new.body.endswith("<!-- orchestrator:finding fp-1 -->") and "<!-- orchestrator:finding forged" not in new.body
+    assert (
+        new.body.endswith("<!-- orchestrator:finding fp-1 -->") and "<!-- orchestrator:finding forged" not in new.body
+    )
     assert sorted(new.labels) == ["audit", "type:brand-new"]
     assert state.issue(f"{ORG}/core-php", 23).state == "closed"
     assert "- [x] #67" in state.issue(f"{ORG}/core", 101).body
@@ -304,7 +306,8 @@ def dispatch_plan(repo: str, numbers: list[int], member: str) -> list[dict]:
     return [
         {"action": "dispatch", "repo": f"{ORG}/{repo}", "target": str(n), "cost": 1, "member": member,
          "payload": {"mode": "label", "label": "jules", "comment": "Target branch: `dev`"},
-         "precondition": [{"check": "lacks_label", "number": n, "label": "jules"}, {"check": "budget", "member": member}]}
+         "precondition": [{"check": "lacks_label", "number": n, "label": "jules"},
+                          {"check": "budget", "member": member}]}
         for n in numbers
     ]  # fmt: skip
 
@@ -325,8 +328,10 @@ def test_used_today_counts_the_ledger_and_labels_added_by_a_person(tmp_path):
             (4, f"{ORG}/core", 11, "labeled", "mira-k", "bug", now - timedelta(hours=1)),
             (5, f"{ORG}/core", 12, "labeled", "mira-k", "Jules", now - timedelta(hours=3)),
         ]
-        con.executemany("INSERT INTO issue_events (id, repo, number, event, actor, label, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)", [[i, r, n, e, a, lab, t] for i, r, n, e, a, lab, t in events])
+        con.executemany(
+            "INSERT INTO issue_events (id, repo, number, event, actor, label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[i, r, n, e, a, lab, t] for i, r, n, e, a, lab, t in events],
+        )
         assert ledger.used_today(con, s, now, login="Snider") == {"Snider": 3, "bodane": 1}
         store.save_settings(con, {"token_login": "Snider"})
         assert ledger.used_today(con, s, now) == {"Snider": 3, "bodane": 1}
@@ -342,7 +347,9 @@ def test_used_today_counts_the_ledger_and_labels_added_by_a_person(tmp_path):
 def test_a_member_quota_covers_only_their_repos(sandbox, tmp_path):
     s = budget_settings(sandbox.url, tmp_path / "m.duckdb", {"Snider": (1, ["core-php"]), "bodane": (5, ["core"])})
     plain = open_plain_issues(sandbox.state, "core-php")
-    insert_plan(s, "p-m", dispatch_plan("core-php", plain[:3], "Snider") + dispatch_plan("core-php", plain[3:4], "bodane"))
+    insert_plan(
+        s, "p-m", dispatch_plan("core-php", plain[:3], "Snider") + dispatch_plan("core-php", plain[3:4], "bodane")
+    )
     summary = execute(s, apply=True)
     rows = ledger_rows(s, "p-m")
     assert [rows[i][1] for i in (1, 2, 3, 4)] == ["done", "skipped", "skipped", "skipped"]
@@ -442,3 +449,28 @@ def test_killing_the_executor_at_random_points_then_resuming_matches_one_clean_r
     assert dispatches_done(settings) == agent_labels_added(state, since) == 1
     statuses = [row[1] for row in ledger_rows(settings, "p-kill").values()]
     assert statuses == ["done"] * 15 + ["failed"]
+
+
+# ── the command ───────────────────────────────────────────────────────────────
+
+
+def test_the_command_dry_run_prints_a_table_and_sends_no_write(sandbox, tmp_path):
+    from typer.testing import CliRunner
+
+    import orchestrator.commands.execute  # noqa: F401 - registers the command
+    from orchestrator.cli_common import app
+
+    db = tmp_path / "cli.duckdb"
+    config = cli_config(tmp_path, sandbox.url, db)
+    runner = CliRunner()
+    empty = runner.invoke(app, ["--config", str(config), "execute"])
+    assert empty.exit_code == 1 and "no plan" in empty.output and "Traceback" not in empty.output
+    insert_plan(make_settings(sandbox.url, db), "p-cli", every_type_plan(sandbox.state))
+    sandbox.state.request_log.clear()
+    result = runner.invoke(app, ["--config", str(config), "execute"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "dry run" in result.output and "would run" in result.output and "create_issue" in result.output
+    assert [r for r in sandbox.state.request_log if r["method"] != "GET"] == []
+    as_json = runner.invoke(app, ["--config", str(config), "execute", "--json", "--plan", "p-cli"])
+    assert json.loads(as_json.stdout)["by_status"] == {"would run": 15, "refuse": 1}
+    assert sandbox.state.writes() == []

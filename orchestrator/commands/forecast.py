@@ -24,6 +24,21 @@ def _parse_epic(text: str, org: str) -> tuple[str, int]:
     return (repo if "/" in repo else f"{org}/{repo}"), int(number)
 
 
+def _settings() -> Settings:
+    """The configuration; with only --db and no configuration file, the defaults (strategy's rate, no pool cap)."""
+    from orchestrator.cli_common import err, state
+    from orchestrator.config import ConfigError
+
+    try:
+        return settings()
+    except ConfigError:
+        if not state.db or state.config or Path("orchestrator.toml").exists():
+            raise
+        err.print("note: no configuration file; using the default agent label, strategy and no team pool cap",
+                  highlight=False)
+        return Settings.model_validate({"github": {"org": "unknown"}, "database": {"path": state.db}})
+
+
 def _date(value: Any) -> str:
     return "beyond horizon" if value is None or value != value else str(value)
 
@@ -143,7 +158,7 @@ def forecast(
     from flows.forecast import compute_forecast, read_frames, rows_for_json, write_forecast
     from flows.forecast import charts as render
 
-    cfg = settings()
+    cfg = _settings()
     if backtest:
         _backtest(cfg, rate, as_json)
         return

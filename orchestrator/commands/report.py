@@ -20,9 +20,9 @@ def _settings():
     except ConfigError:
         if not state.db or state.config:
             raise
-    from tasks import store
+    from tasks.report_html import locked_reader
 
-    with store.reader(state.db) as con:
+    with locked_reader(state.db) as con:
         recorded = dict(con.execute("SELECT key, value FROM run_settings").fetchall())
     if not recorded.get("org"):
         raise ConfigError(f"{state.db}: no configuration given and the database does not record its organisation")
