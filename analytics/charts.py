@@ -41,8 +41,8 @@ def _fan(ax, as_of: pd.Timestamp, done: float, total: float, p50, p85, p95, hori
         ax.fill_between(xs, [done, done], [done, total], color="tab:blue", alpha=alpha, linewidth=0)
         ax.plot(xs, [done, total], color="tab:blue", linewidth=1, linestyle="--", alpha=min(1.0, alpha * 2.5))
         text = f"{label} beyond horizon" if beyond else f"{label} {end.date().isoformat()}"
-        ax.annotate(text, (end, total), textcoords="offset points", xytext=(2, 4 + 10 * ["P50", "P85", "P95"].index(label)),
-                    fontsize=7, color="tab:blue")
+        lift = 4 + 10 * ["P50", "P85", "P95"].index(label)
+        ax.annotate(text, (end, total), textcoords="offset points", xytext=(2, lift), fontsize=7, color="tab:blue")
 
 
 def _draw(path: Path, title: str, hist: pd.DataFrame, as_of: pd.Timestamp, p50, p85, p95,

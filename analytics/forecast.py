@@ -327,7 +327,6 @@ def simulate(
     pcols = np.flatnonzero(~real)
     group = np.array([ridx[e.repo] for e in ep], dtype=np.int64)
     starts = np.searchsorted(group, np.arange(len(repos)))
-    ends = np.append(starts[1:], len(group)).astype(np.int64)
     gorder = np.array(
         sorted(range(E), key=lambda i: (ep[i].priority, -work[ep[i].repo], ep[i].repo, ep[i].epic)),
         dtype=np.int64,

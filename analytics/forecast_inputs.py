@@ -59,12 +59,10 @@ def dispatches_from(
     closed as completed (the earlier of the two); it failed when the issue was closed as not
     planned; otherwise it is still in flight.
     """
-    starts = pd.concat(
-        [f[["repo", "number", "at"]] for f in (agent_events, ledger) if f is not None and len(f)],
-        ignore_index=True,
-    ) if any(f is not None and len(f) for f in (agent_events, ledger)) else pd.DataFrame(columns=["repo", "number", "at"])
-    if starts.empty:
+    given = [f[["repo", "number", "at"]] for f in (agent_events, ledger) if f is not None and len(f)]
+    if not given:
         return pd.DataFrame(columns=DISPATCH_COLUMNS).astype({"failed": bool})
+    starts = pd.concat(given, ignore_index=True)
     starts["at"] = pd.to_datetime(starts["at"])
     first = starts.groupby(["repo", "number"])["at"].min()
     iss = {(r, int(n)): (s, sr, _ts(c)) for r, n, s, sr, c in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from datetime import date
@@ -29,13 +30,16 @@ def workload(n_epics: int = 100, seed: int = 7) -> tuple[list[EpicInput], object
 def main(runs: int = 5, trials: int = 10_000) -> None:
     """Print the median wall time of ``runs`` forecasts."""
     epics, params, cap, today = workload()
-    times = []
+    times, cpu = [], []
     for i in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         df, org = forecast(epics, params, cap, today, trials=trials, seed=i)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"forecast: {len(epics)} epics x {trials} trials: {statistics.median(times):.2f} s "
-          f"(min {min(times):.2f} s, capacity {cap:g}/day, org P85 {org['p85']})")
+          f"(min {min(times):.2f} s, CPU {statistics.median(cpu):.2f} s on {os.cpu_count()} cores, "
+          f"load {load:.1f}; capacity {cap:g}/day, org P85 {org['p85']})")
 
 
 if __name__ == "__main__":

@@ -340,7 +340,9 @@ def observed_rate(dispatches: pd.DataFrame, as_of: pd.Timestamp, window: int = 2
     """``date, capacity``: dispatches per day over the trailing ``window`` days (the rate actually used)."""
     start = pd.to_datetime(dispatches["dispatched_at"]).min() if len(dispatches) else as_of
     days = pd.date_range(start.normalize(), as_of.normalize(), freq="D")
-    counts = pd.to_datetime(dispatches["dispatched_at"]).dt.normalize().value_counts() if len(dispatches) else pd.Series()
+    counts = pd.Series(dtype=float)
+    if len(dispatches):
+        counts = pd.to_datetime(dispatches["dispatched_at"]).dt.normalize().value_counts()
     daily = pd.Series(0.0, index=days).add(counts, fill_value=0).loc[days]
     rate = daily.rolling(window, min_periods=1).sum() / window
     # the rate known on a day is the one of the days before it

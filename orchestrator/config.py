@@ -234,4 +234,5 @@ def view_settings(settings: Settings) -> dict[str, Any]:
         "strategy": settings.dispatch.strategy,
         "max_repo_share": settings.dispatch.max_repo_share,
         "timezone": settings.team.timezone,
+        "epic_branch_max_behind": settings.dispatch.epic_branch_max_behind,
     }

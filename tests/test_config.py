@@ -80,3 +80,17 @@ def test_cli_prints_one_line_and_exits_2(tmp_path):
     assert "agent.labell: unknown key" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_example_configuration_is_valid():
+    settings = load_settings(Path(__file__).parents[1] / "orchestrator.example.toml")
+    assert settings.team.pool == 600 and settings.agent.label == "jules"
+
+
+def test_every_command_has_a_readme_section():
+    from orchestrator.cli import app
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    missing = [name for name in names if f"### `orchestrator {name}" not in readme]
+    assert not missing, f"commands without a README section: {missing}"

@@ -69,7 +69,8 @@ def test_dispatches_attempts_merges_and_failures():
     assert pd.isna(d[d["issue"] == 3].iloc[0]["merged_at"]) and not d[d["issue"] == 3].iloc[0]["failed"]
     assert d[d["issue"] == 7].iloc[0]["failed"]  # closed as not planned
     empty = dispatches_from(events.iloc[:0], ledger.iloc[:0], issues, prs)
-    assert empty.empty and list(empty.columns) == ["repo", "issue", "dispatched_at", "merged_at", "failed", "resolved_at"]
+    assert empty.empty
+    assert list(empty.columns) == ["repo", "issue", "dispatched_at", "merged_at", "failed", "resolved_at"]
 
 
 def test_build_inputs_open_epics_phases_priority_and_scope():

@@ -16,6 +16,10 @@ renamed as (
         name as branch,
         sha,
 
+        ----------  numerics (commits ahead of / behind the default branch, from the compare API)
+        ahead_by as count_ahead,
+        behind_by as count_behind,
+
         ----------  lineage
         run_id
 

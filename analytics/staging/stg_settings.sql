@@ -23,7 +23,8 @@ pivoted as (
         max(value) filter (where key = 'epic_max_children') as epic_max_children,
         max(value) filter (where key = 'tier1_min_open') as tier1_min_open,
         max(value) filter (where key = 'tier2_min_open') as tier2_min_open,
-        max(value) filter (where key = 'tier3_min_open') as tier3_min_open
+        max(value) filter (where key = 'tier3_min_open') as tier3_min_open,
+        max(value) filter (where key = 'epic_branch_max_behind') as epic_branch_max_behind
     from source
 
 ),
@@ -35,7 +36,7 @@ typed as (
         lower(coalesce(nullif(trim(agent_label), ''), {{ default:agent_label }})) as agent_label,
 
         ----------  numerics
-        coalesce(try_cast(stale_pr_days as integer), {{ default:stale_pr_days }}::integer)
+        coalesce(try_cast(stale_pr_days as double), {{ default:stale_pr_days }}::double)
             as stale_pr_days,
         coalesce(try_cast(escalate_after_nudges as integer), {{ default:escalate_after_nudges }}::integer)
             as escalate_after_nudges,
@@ -54,7 +55,9 @@ typed as (
         coalesce(try_cast(tier2_min_open as integer), {{ default:tier2_min_open }}::integer)
             as tier2_min_open,
         coalesce(try_cast(tier3_min_open as integer), {{ default:tier3_min_open }}::integer)
-            as tier3_min_open
+            as tier3_min_open,
+        coalesce(try_cast(epic_branch_max_behind as integer), {{ default:epic_branch_max_behind }}::integer)
+            as epic_branch_max_behind
 
     from pivoted
 

@@ -120,7 +120,7 @@ def _backtest(cfg: Settings, rate: float | None, as_json: bool) -> None:
     t = Table(title=f"Backtest: forecasts made at past cutoffs vs what happened ({bt['capacity']})")
     for name in ("cutoff", "epics", "done by P50", "done by P85", "done by P95", "P50 error (days, abs)",
                  "P50 bias (days)"):
-        t.add_column(name, justify="left" if name == "cutoff" else "right")
+        t.add_column(name, justify="left" if name == "cutoff" else "right", no_wrap=name == "cutoff")
 
     def pct(v: Any) -> str:
         return "n/a" if v is None or v != v else f"{v:.0%}"
@@ -146,7 +146,7 @@ def forecast(
     by: Annotated[str | None, typer.Option("--by", help="probability of being done by this date (YYYY-MM-DD)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the epic_forecast rows as JSON")] = False,
     backtest: Annotated[bool, typer.Option("--backtest", help="check past forecasts against what happened")] = False,
-    charts: Annotated[str | None, typer.Option("--charts", help="write burn-up/fan PNG charts into this folder")] = None,
+    charts: Annotated[str | None, typer.Option("--charts", help="write burn-up PNG charts here")] = None,
     trials: Annotated[int, typer.Option("--trials", min=100, help="Monte Carlo trials")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same answer)")] = 0,
 ) -> None:
@@ -155,8 +155,8 @@ def forecast(
     Without --rate/--by it also refreshes the `epic_forecast` and `org_forecast` tables.
     Example: orchestrator forecast --epic dappcore/core#12 --rate 30 --by 2026-06-30
     """
-    from flows.forecast import compute_forecast, read_frames, rows_for_json, write_forecast
     from flows.forecast import charts as render
+    from flows.forecast import compute_forecast, read_frames, rows_for_json, write_forecast
 
     cfg = _settings()
     if backtest:
