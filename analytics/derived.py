@@ -31,7 +31,11 @@ def derive_tables(
     rules = load_rules(dict(overrides or {}))
     languages = languages or {}
     findings, warnings = [], []
-    audits = open_issues[[is_audit_title(title, rules) for title in open_issues["title"]]] if len(open_issues) else open_issues
+    audits = (
+        open_issues[[is_audit_title(title, rules) for title in open_issues["title"]]]
+        if len(open_issues)
+        else open_issues
+    )
     for audit in audits.itertuples(index=False):
         parsed = extract_findings(audit.body, rules)
         lang = languages.get(audit.repo) or repo_language(audit.repo, rules)

@@ -151,7 +151,11 @@ def target_branch_comment(branch: str, epic: int | None) -> str:
 def epic_body(children: list[dict[str, Any]], title: str) -> str:
     """The epic's checklist grouped under phase headings, as the runbook writes it."""
     names = {1: "Phase 1: Blockers", 2: "Phase 2: Parallel", 3: "Phase 3: Cleanup"}
-    lines = [f"Epic: {title}", "", "Children are dispatched one phase at a time; a phase starts when the one before it is closed."]
+    lines = [
+        f"Epic: {title}",
+        "",
+        "Children are dispatched one phase at a time; a phase starts when the one before it is closed.",
+    ]
     for phase in sorted({c["phase"] for c in children}):
         lines += ["", f"## {names.get(phase, f'Phase {phase}')}"]
         lines += [f"- [ ] #{c['number']}" for c in sorted(children, key=lambda c: c["number"]) if c["phase"] == phase]
@@ -175,12 +179,19 @@ def stage1_actions(inputs: PlanInputs, repos: set[str]) -> list[Action]:
         )
         actions.append(
             Action(
-                "create_issue", f["repo"], str(f["audit_number"]),
+                "create_issue",
+                f["repo"],
+                str(f["audit_number"]),
                 f"Finding {f['finding_index']} of audit #{f['audit_number']} has no implementation issue yet.",
                 payload={
-                    "title": f["title"], "body": body, "labels": list(f.get("labels") or ["audit"]),
-                    "audit_number": int(f["audit_number"]), "finding_index": int(f["finding_index"]),
-                    "fingerprint": f["fingerprint"], "marker": marker("finding", f["fingerprint"]), "key": key,
+                    "title": f["title"],
+                    "body": body,
+                    "labels": list(f.get("labels") or ["audit"]),
+                    "audit_number": int(f["audit_number"]),
+                    "finding_index": int(f["finding_index"]),
+                    "fingerprint": f["fingerprint"],
+                    "marker": marker("finding", f["fingerprint"]),
+                    "key": key,
                 },
                 precondition=[{"check": "no_marker", "marker": marker("finding", f["fingerprint"])}],
                 priority=10 + SEVERITY_RANK.get(f["severity"], 2),
@@ -205,7 +216,10 @@ def stage1_actions(inputs: PlanInputs, repos: set[str]) -> list[Action]:
 def _close_audit(audit: dict[str, Any], children: list[int], not_applicable: bool) -> Action:
     number = int(audit["number"])
     if not_applicable:
-        comment, reason_text = "No actionable finding in this audit: closing as not applicable.", "has no actionable finding"
+        comment, reason_text = (
+            "No actionable finding in this audit: closing as not applicable.",
+            "has no actionable finding",
+        )
     else:
         comment = "Every finding now has its own issue: " + ", ".join(f"#{n}" for n in children) + "."
         reason_text = f"has all {len(children)} findings filed as issues"
@@ -227,10 +241,14 @@ def _framework_actions(inputs: PlanInputs, repos: set[str]) -> list[Action]:
         home = max(sorted({m["repo"] for m in members}), key=lambda r: sum(m["repo"] == r for m in members))
         if home not in repos:
             continue
-        listing = "\n".join(f"- {m['repo']}#{m['audit_number']} finding {m['finding_index']}: {m['title']}" for m in members)
+        listing = "\n".join(
+            f"- {m['repo']}#{m['audit_number']} finding {m['finding_index']}: {m['title']}" for m in members
+        )
         actions.append(
             Action(
-                "create_framework_issue", home, str(candidate_id),
+                "create_framework_issue",
+                home,
+                str(candidate_id),
                 f"{len(members)} similar {members[0]['type']} findings across "
                 f"{len({m['repo'] for m in members})} repos call for one framework fix.",
                 payload={
@@ -250,7 +268,9 @@ def _framework_actions(inputs: PlanInputs, repos: set[str]) -> list[Action]:
 # ── Stage 2: issues → epics ───────────────────────────────────────────────────
 
 
-def stage2_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str], default_branch: dict[str, str]) -> list[Action]:
+def stage2_actions(
+    inputs: PlanInputs, rules: PlanRules, repos: set[str], default_branch: dict[str, str]
+) -> list[Action]:
     actions: list[Action] = []
     for proposal_id, children in grouped(rows(inputs.proposals), "proposal_id"):
         repo = children[0]["repo"]
@@ -260,10 +280,18 @@ def stage2_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str], defaul
         kids = [{"number": int(c["number"]), "phase": int(c["phase"])} for c in children]
         actions.append(
             Action(
-                "create_epic", repo, str(proposal_id),
+                "create_epic",
+                repo,
+                str(proposal_id),
                 f"{len(kids)} open {children[0]['theme']} issues in {repo} are in no epic yet.",
-                payload={"title": title, "body": epic_body(kids, title), "labels": ["agentic", "complexity:large"],
-                         "children": kids, "slug": slugify(title), "marker": marker("epic", proposal_id)},
+                payload={
+                    "title": title,
+                    "body": epic_body(kids, title),
+                    "labels": ["agentic", "complexity:large"],
+                    "children": kids,
+                    "slug": slugify(title),
+                    "marker": marker("epic", proposal_id),
+                },
                 precondition=[{"check": "no_marker", "marker": marker("epic", proposal_id)}],
                 priority=30,
             )  # fmt: skip
@@ -275,10 +303,15 @@ def stage2_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str], defaul
             continue
         actions.append(
             Action(
-                "link_child", child["repo"], str(int(child["child"])),
+                "link_child",
+                child["repo"],
+                str(int(child["child"])),
                 f"#{child['child']} is in epic #{epic['epic']}'s checklist but has no `Parent:` comment.",
-                payload={"epic": int(epic["epic"]), "comment": f"Parent: #{int(epic['epic'])}",
-                         "marker": marker("parent", int(epic["epic"]))},
+                payload={
+                    "epic": int(epic["epic"]),
+                    "comment": f"Parent: #{int(epic['epic'])}",
+                    "marker": marker("parent", int(epic["epic"])),
+                },
                 precondition=[],
                 priority=35,
             )  # fmt: skip
@@ -290,7 +323,10 @@ def stage2_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str], defaul
             branch = f"epic/{number}-{slugify(epic.get('title') or '')}"
             actions.append(
                 Action(
-                    "create_branch", repo, branch, f"Epic #{number} has no branch yet.",
+                    "create_branch",
+                    repo,
+                    branch,
+                    f"Epic #{number} has no branch yet.",
                     payload={"epic": number, "branch": branch, "from_branch": base},
                     precondition=[{"check": "branch_absent", "branch": branch}],
                     priority=36,
@@ -299,8 +335,11 @@ def stage2_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str], defaul
         elif (epic.get("behind_by") or 0) >= rules.epic_branch_max_behind:
             actions.append(
                 Action(
-                    "sync_epic_branch", repo, branch,
-                    f"{branch} is {int(epic['behind_by'])} commits behind {base}: merge {base} in before it diverges further.",
+                    "sync_epic_branch",
+                    repo,
+                    branch,
+                    f"{branch} is {int(epic['behind_by'])} commits behind {base}: "
+                    f"merge {base} in before it diverges further.",
                     payload={"epic": number, "branch": branch, "from_branch": base},
                     precondition=[{"check": "branch_present", "branch": branch}],
                     priority=37,
@@ -312,17 +351,24 @@ def stage2_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str], defaul
 # ── Stage 3: monitor and dispatch ─────────────────────────────────────────────
 
 
-def monitor_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str], default_branch: dict[str, str]) -> list[Action]:
+def monitor_actions(
+    inputs: PlanInputs, rules: PlanRules, repos: set[str], default_branch: dict[str, str]
+) -> list[Action]:
     actions: list[Action] = []
     for child in rows(inputs.children):
         if child["repo"] in repos and child.get("is_closed_not_ticked"):
             epic, number = int(child["epic"]), int(child["child"])
             actions.append(
                 Action(
-                    "tick_checklist", child["repo"], str(epic), f"#{number} is closed but not ticked in epic #{epic}.",
+                    "tick_checklist",
+                    child["repo"],
+                    str(epic),
+                    f"#{number} is closed but not ticked in epic #{epic}.",
                     payload={"epic": epic, "child": number},
-                    precondition=[{"check": "checkbox_unticked", "number": epic, "child": number},
-                                  {"check": "issue_closed", "number": number}],
+                    precondition=[
+                        {"check": "checkbox_unticked", "number": epic, "child": number},
+                        {"check": "issue_closed", "number": number},
+                    ],
                     priority=5,
                 )  # fmt: skip
             )
@@ -338,22 +384,36 @@ def monitor_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str], defau
             if not any(h.get("state") == "open" for h in from_branch):
                 actions.append(
                     Action(
-                        "open_epic_pr", repo, str(number), f"Every child of epic #{number} is done: merge {branch} into {base}.",
-                        payload={"epic": number, "head": branch, "base": base,
-                                 "title": f"Merge epic #{number}: {epic.get('title')}",
-                                 "body": f"All children of epic #{number} are closed.",
-                                 "marker": marker("epic-pr", number)},
-                        precondition=[{"check": "no_open_pr_from", "head": branch}, {"check": "branch_present", "branch": branch}],
+                        "open_epic_pr",
+                        repo,
+                        str(number),
+                        f"Every child of epic #{number} is done: merge {branch} into {base}.",
+                        payload={
+                            "epic": number,
+                            "head": branch,
+                            "base": base,
+                            "title": f"Merge epic #{number}: {epic.get('title')}",
+                            "body": f"All children of epic #{number} are closed.",
+                            "marker": marker("epic-pr", number),
+                        },
+                        precondition=[
+                            {"check": "no_open_pr_from", "head": branch},
+                            {"check": "branch_present", "branch": branch},
+                        ],
                         priority=40,
                     )  # fmt: skip
                 )
             continue
         actions.append(
             Action(
-                "close_epic", repo, str(number),
+                "close_epic",
+                repo,
+                str(number),
                 f"Epic #{number} is complete" + (f" and {branch} is merged." if branch else "."),
-                payload={"comment": f"All children are done{' and the epic branch is merged' if branch else ''}: closing.",
-                         "marker": marker("close-epic", number)},
+                payload={
+                    "comment": f"All children are done{' and the epic branch is merged' if branch else ''}: closing.",
+                    "marker": marker("close-epic", number),
+                },
                 precondition=[{"check": "issue_open", "number": number}],
                 priority=41,
             )  # fmt: skip
@@ -374,11 +434,19 @@ def _stuck_pr_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str]) -> 
         if intervention == "escalate" or nudges >= rules.escalate_after_nudges:
             actions.append(
                 Action(
-                    "escalate_pr", pr["repo"], str(number),
+                    "escalate_pr",
+                    pr["repo"],
+                    str(number),
                     f"PR #{number} is still stuck after {nudges} nudges: a person should take it over.",
-                    payload={"comment": "This PR is still stuck after repeated nudges; handing it to a person.",
-                             "assignee": None, "label": "needs-human"},
-                    precondition=[{"check": "issue_open", "number": number}, {"check": "lacks_label", "number": number, "label": "needs-human"}],
+                    payload={
+                        "comment": "This PR is still stuck after repeated nudges; handing it to a person.",
+                        "assignee": None,
+                        "label": "needs-human",
+                    },
+                    precondition=[
+                        {"check": "issue_open", "number": number},
+                        {"check": "lacks_label", "number": number, "label": "needs-human"},
+                    ],
                     priority=8,
                 )  # fmt: skip
             )
@@ -386,8 +454,12 @@ def _stuck_pr_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str]) -> 
         if intervention == "update branch":
             actions.append(
                 Action(
-                    "update_branch", pr["repo"], str(number), f"PR #{number} is behind its base branch.",
-                    precondition=[{"check": "pr_still_stuck", "number": number, "reason": "behind"}], priority=9,
+                    "update_branch",
+                    pr["repo"],
+                    str(number),
+                    f"PR #{number} is behind its base branch.",
+                    precondition=[{"check": "pr_still_stuck", "number": number, "reason": "behind"}],
+                    priority=9,
                 )  # fmt: skip
             )
             continue
@@ -401,7 +473,10 @@ def _stuck_pr_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str]) -> 
             nudged_conflict_bases.add((pr["repo"], base))
         actions.append(
             Action(
-                "nudge_pr", pr["repo"], str(number), f"PR #{number}: {reason_key.replace('_', ' ')} (nudge {nudges + 1}).",
+                "nudge_pr",
+                pr["repo"],
+                str(number),
+                f"PR #{number}: {reason_key.replace('_', ' ')} (nudge {nudges + 1}).",
                 payload={"comment": comment},
                 precondition=[{"check": "pr_still_stuck", "number": number, "reason": reason_key}],
                 priority=9,
@@ -422,7 +497,9 @@ def daily_target(rules: PlanRules, members: list[Member], now_local: datetime) -
         target = high
         notes.append(f"less than {rules.raise_below_share:.0%} of the day's rate used by midday: raised to {high}")
     if now_local.hour < rules.morning_ends_hour and share > rules.throttle_above_share:
-        notes.append(f"more than {rules.throttle_above_share:.0%} of the pool used by morning: throttled, unsticking only")
+        notes.append(
+            f"more than {rules.throttle_above_share:.0%} of the pool used by morning: throttled, unsticking only"
+        )
         return 0, notes
     return max(min(target - used, pool - used), 0), notes
 
@@ -442,7 +519,9 @@ def dispatch_actions(
         q for q in rows(inputs.ready)
         if q["repo"] in repos and (q["repo"], int(q["number"])) not in inputs.recently_planned
     ]  # fmt: skip
-    queue.sort(key=lambda q: (q.get("queue_position") is None, q.get("queue_position") or 0, q["repo"], int(q["number"])))
+    queue.sort(
+        key=lambda q: (q.get("queue_position") is None, q.get("queue_position") or 0, q["repo"], int(q["number"]))
+    )
     repos_with_work = {q["repo"] for q in queue}
     cap = target if len(repos_with_work) <= 1 else max(1, math.floor(rules.max_repo_share * target))
     if len(repos_with_work) > 1 and target:
@@ -458,7 +537,9 @@ def dispatch_actions(
         repo, number = q["repo"], int(q["number"])
         if per_repo.get(repo, 0) >= cap:
             continue
-        member = max((m for m in members if m.covers(repo) and m.left > 0), key=lambda m: (m.left, m.login), default=None)
+        member = max(
+            (m for m in members if m.covers(repo) and m.left > 0), key=lambda m: (m.left, m.login), default=None
+        )
         if member is None:
             continue
         epic = None if q.get("epic") is None else int(q["epic"])
@@ -475,13 +556,28 @@ def dispatch_actions(
         severity = q.get("severity") or "medium"
         actions.append(
             Action(
-                "dispatch", repo, str(number),
-                (f"#{number} ({severity}) is ready in phase {q.get('phase')} of epic #{epic}." if epic is not None
-                 else f"#{number} ({severity}) is ready for direct dispatch (too few issues for an epic)."),
-                payload={"epic": epic, "branch": branch, "mode": rules.agent_mode, "label": rules.agent_label,
-                         "assignee": rules.agent_assignee, "comment": target_branch_comment(branch, epic)},
-                precondition=[{"check": "issue_open", "number": number}, check,
-                              {"check": "no_open_pr_for", "number": number}, {"check": "budget", "member": member.login}],
+                "dispatch",
+                repo,
+                str(number),
+                (
+                    f"#{number} ({severity}) is ready in phase {q.get('phase')} of epic #{epic}."
+                    if epic is not None
+                    else f"#{number} ({severity}) is ready for direct dispatch (too few issues for an epic)."
+                ),
+                payload={
+                    "epic": epic,
+                    "branch": branch,
+                    "mode": rules.agent_mode,
+                    "label": rules.agent_label,
+                    "assignee": rules.agent_assignee,
+                    "comment": target_branch_comment(branch, epic),
+                },
+                precondition=[
+                    {"check": "issue_open", "number": number},
+                    check,
+                    {"check": "no_open_pr_for", "number": number},
+                    {"check": "budget", "member": member.login},
+                ],
                 priority=60 + SEVERITY_RANK.get(severity, 2),
                 cost=1,
                 member=member.login,
@@ -537,7 +633,7 @@ def build_plan(inputs: PlanInputs, rules: PlanRules, repos: set[str]) -> Plan:
     actions.sort(key=lambda a: (a.priority, order[a.action], a.repo, _natural(a.target)))
     summary = {**dispatch_summary, "refill_repos": sorted(refill), "refill": refill_note,
                "count_actions": len(actions), "cost": sum(a.cost for a in actions),
-               "by_action": {name: sum(a.action == name for a in actions) for name in ACTION_TYPES if any(a.action == name for a in actions)}}  # fmt: skip
+               "by_action": {name: n for name in ACTION_TYPES if (n := sum(a.action == name for a in actions))}}  # fmt: skip
     return Plan(actions, summary)
 
 

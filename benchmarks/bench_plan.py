@@ -28,11 +28,15 @@ def run(n_issues: int = 50_000, repos: int = 200, rounds: int = 3) -> str:
     bench_views.generate(con, n_issues=n_issues, n_prs=n_issues // 10)
     store.replace_tables(con, derive_tables(store.current_open_issues(con)))  # findings, as a snapshot leaves them
     # every epic has its branch, so its current phase is dispatchable
-    con.execute("INSERT OR IGNORE INTO branches (repo, name, sha) SELECT repo, 'epic/' || epic || '-x', 'abc' FROM epics")
+    con.execute(
+        "INSERT OR IGNORE INTO branches (repo, name, sha) SELECT repo, 'epic/' || epic || '-x', 'abc' FROM epics"
+    )
     settings = Settings.model_validate(
         {
             "github": {"org": "org", "repos": ["*"], "api_url": "http://127.0.0.1:9"},
-            "team": {"members": [{"login": "a", "quota": 300}, {"login": "b", "quota": 300, "repos": ["repo-1", "repo-2"]}]},
+            "team": {
+                "members": [{"login": "a", "quota": 300}, {"login": "b", "quota": 300, "repos": ["repo-1", "repo-2"]}]
+            },
             "dispatch": {"strategy": "aggressive"},
         }
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,7 +94,7 @@ def read_plan_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, now: da
     recent = con.execute(RECENTLY_PLANNED_SQL, [now - timedelta(hours=24)]).fetchall()
     agent = settings.agent.assignee or settings.agent.label
     in_flight = con.execute(IN_FLIGHT_SQL, [settings.agent.label, agent]).fetchone()[0]
-    local = now.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(settings.team.timezone)).replace(tzinfo=None)
+    local = now.replace(tzinfo=UTC).astimezone(ZoneInfo(settings.team.timezone)).replace(tzinfo=None)
     return PlanInputs(
         now_local=local,
         members=members,
@@ -174,8 +174,10 @@ def publish_plan(settings: Settings, made: dict[str, Any]) -> str:
     path.write_text(json.dumps(document, indent=2, default=str, ensure_ascii=False))
     create_table_artifact(
         key="dispatch-plan",
-        table=[{k: a.as_row(seq)[k] for k in ("seq", "action", "repo", "target", "cost", "reason")}
-               for seq, a in enumerate(plan.actions, 1)],  # fmt: skip
+        table=[
+            {k: a.as_row(seq)[k] for k in ("seq", "action", "repo", "target", "cost", "reason")}
+            for seq, a in enumerate(plan.actions, 1)
+        ],  # fmt: skip
         description=f"Plan {made['plan_id']}: {len(plan.actions)} actions, {plan.summary['cost']} tasks. "
         + plan.summary["refill"],
     )
@@ -183,10 +185,12 @@ def publish_plan(settings: Settings, made: dict[str, Any]) -> str:
 
 
 @flow(name="plan", log_prints=True)
-def plan_flow(config_path: str | None = None, settings: Settings | None = None, now: datetime | None = None) -> dict[str, Any]:
+def plan_flow(
+    config_path: str | None = None, settings: Settings | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """Emit today's dispatch plan from the latest complete snapshot."""
     settings = settings or load_settings(config_path)
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = now or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     made = make_plan(settings, now)
     path = publish_plan(settings, made)
     plan: Plan = made["plan"]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
 from functools import partial
+from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
@@ -54,7 +53,9 @@ def read_sync_states(settings: Settings, repos: list[dict[str, Any]], full: bool
     retry_delay_seconds=[2, 10],
     cache_policy=NO_CACHE,
 )
-def fetch_repository(settings: Settings, state: RepoSyncState, fetched_at: datetime) -> tuple[RepoFetch, RequestCounter]:
+def fetch_repository(
+    settings: Settings, state: RepoSyncState, fetched_at: datetime
+) -> tuple[RepoFetch, RequestCounter]:
     """One repository's issues, PRs, comments, events and open-PR detail."""
     client = _client(settings)
     return fetch_repo(client, state, fetched_at), client.counter

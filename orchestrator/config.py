@@ -168,7 +168,9 @@ class Settings(_Section):
             try:
                 return Secret.load(self.github.token_block).get()
             except ValueError as exc:
-                raise ConfigError(f"github.token_block: no Prefect Secret block named {self.github.token_block!r}") from exc
+                raise ConfigError(
+                    f"github.token_block: no Prefect Secret block named {self.github.token_block!r}"
+                ) from exc
         token = os.environ.get(self.github.token_env, "").strip()
         if token:
             return token
@@ -192,7 +194,11 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{key}: required but missing"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{key}: {message} (got {error.get('input')!r})" if "input" in error and kind != "value_error" else f"{key}: {message}"
+    return (
+        f"{key}: {message} (got {error.get('input')!r})"
+        if "input" in error and kind != "value_error"
+        else f"{key}: {message}"
+    )
 
 
 def parse_settings(data: dict[str, Any], source: str = DEFAULT_CONFIG) -> Settings:

@@ -15,24 +15,20 @@ DEMO_ORG = "dappcore"
 
 SUMMARY_SQL = """
 WITH i AS (
-    SELECT repo,
-           count(*) FILTER (state = 'open') AS open_issues,
-           count(*) FILTER (state = 'closed') AS closed_issues,
-           count(*) FILTER (state = 'open' AND regexp_matches(title, '(?i)\\[audit\\]|audit:')) AS audits,
-           count(*) FILTER (state = 'open' AND regexp_matches(body, '(?m)^\\s*[-*]\\s+\\[[ xX]\\]\\s+(#|https://|[\\w.-]+/[\\w.-]+#)\\d+')) AS epics
+    SELECT repo, count(*) FILTER (state = 'open') AS open_issues, count(*) FILTER (state = 'closed') AS closed_issues
     FROM issues GROUP BY repo
 ), p AS (
-    SELECT repo,
-           count(*) FILTER (state = 'open') AS open_prs,
-           count(*) FILTER (merged) AS merged_prs,
-           count(*) FILTER (state = 'open' AND (mergeable_state = 'dirty' OR ci_state = 'failure'
-                            OR review_decision = 'CHANGES_REQUESTED')) AS stuck_looking_prs
+    SELECT repo, count(*) FILTER (state = 'open') AS open_prs, count(*) FILTER (merged) AS merged_prs
     FROM pull_requests GROUP BY repo
-)
-SELECT r.repo, coalesce(open_issues, 0) AS open_issues, coalesce(closed_issues, 0) AS closed_issues,
+), a AS (SELECT repo, count(*) AS audits FROM audit_issues GROUP BY repo
+), e AS (SELECT repo, count(*) AS epics FROM epics WHERE is_open GROUP BY repo
+), s AS (SELECT repo, count(*) AS stuck_prs FROM stuck_prs WHERE is_stuck GROUP BY repo)
+SELECT split_part(r.repo, '/', 2) AS repo,
+       coalesce(open_issues, 0) AS open_issues, coalesce(closed_issues, 0) AS closed_issues,
        coalesce(audits, 0) AS audits, coalesce(epics, 0) AS epics, coalesce(open_prs, 0) AS open_prs,
-       coalesce(merged_prs, 0) AS merged_prs, coalesce(stuck_looking_prs, 0) AS stuck_looking_prs
-FROM repositories r LEFT JOIN i USING (repo) LEFT JOIN p USING (repo)
+       coalesce(merged_prs, 0) AS merged_prs, coalesce(stuck_prs, 0) AS stuck_prs
+FROM repositories r LEFT JOIN i USING (repo) LEFT JOIN p USING (repo) LEFT JOIN a USING (repo)
+     LEFT JOIN e USING (repo) LEFT JOIN s USING (repo)
 ORDER BY open_issues DESC, r.repo
 """
 

@@ -252,7 +252,9 @@ def fetch_repositories(client: GitHubClient, org: str, names: list[str]) -> list
     (GitHub answers 301) resolves to its new name and later list URLs need no redirect.
     """
     try:
-        listing = [raw for page in client.pages(f"/orgs/{org}/repos", {"per_page": 100, "type": "all"}) for raw in page.data]
+        listing = [
+            raw for page in client.pages(f"/orgs/{org}/repos", {"per_page": 100, "type": "all"}) for raw in page.data
+        ]
     except GitHubError as exc:
         if exc.status != 404:
             raise
@@ -487,7 +489,13 @@ def fetch_epic_branches(client: GitHubClient, state: RepoSyncState, out: RepoFet
         if not (isinstance(ref, dict) and "ref" in ref):
             continue
         name = ref["ref"].removeprefix("refs/heads/")
-        row = {"repo": state.repo, "name": name, "sha": (ref.get("object") or {}).get("sha"), "ahead_by": None, "behind_by": None}
+        row = {
+            "repo": state.repo,
+            "name": name,
+            "sha": (ref.get("object") or {}).get("sha"),
+            "ahead_by": None,
+            "behind_by": None,
+        }
         if state.default_branch:  # how far the epic branch has drifted (a 304 keeps this free)
             try:
                 compare = cached_get(client, state, out, f"/repos/{state.repo}/compare/{state.default_branch}...{name}")
@@ -507,7 +515,9 @@ def fetch_repo(client: GitHubClient, state: RepoSyncState, fetched_at: datetime)
     # A full listing carries every item's comment count: no comments anywhere, no request.
     # A new comment moves its issue's `updated_at`, so an unchanged listing (304) of a repo
     # whose comments were never listed means there are still none.
-    comments_key = _cache_key(f"/repos/{state.repo}/issues/comments", {"sort": "updated", "direction": "desc", "per_page": 100})
+    comments_key = _cache_key(
+        f"/repos/{state.repo}/issues/comments", {"sort": "updated", "direction": "desc", "per_page": 100}
+    )
     if listed_in_full and not any(row["comments"] for row in items):
         out.comments_changed = True
     elif out.listing_changed or comments_key in state.etags:

@@ -162,9 +162,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 def start_snapshot_run(con: duckdb.DuckDBPyConnection, started_at: datetime) -> int:
     run_id = con.execute("SELECT nextval('snapshot_run_id')").fetchone()[0]
-    con.execute(
-        "INSERT INTO snapshot_runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, started_at]
-    )
+    con.execute("INSERT INTO snapshot_runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, started_at])
     return int(run_id)
 
 
@@ -207,9 +205,7 @@ def load_sync_state(
     open_pulls = con.execute(
         f"SELECT {', '.join(PULL_FIELDS)} FROM pull_requests WHERE repo = ? AND state = 'open'", [repo]
     ).fetchdf()
-    cache = con.execute(
-        "SELECT url, etag, body FROM http_cache WHERE url LIKE ?", [f"/repos/{repo}/%"]
-    ).fetchall()
+    cache = con.execute("SELECT url, etag, body FROM http_cache WHERE url LIKE ?", [f"/repos/{repo}/%"]).fetchall()
     has_epics = con.execute(
         "SELECT count(*) > 0 FROM issues WHERE repo = ? AND regexp_matches(body, '(?m)^\\s*[-*]\\s+\\[[ xX]\\]\\s+')",
         [repo],
@@ -457,11 +453,16 @@ def replace_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFram
 
 
 def current_open_issues(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return con.execute("SELECT repo, number, title, body FROM issues WHERE state = 'open' ORDER BY repo, number").fetchdf()
+    return con.execute(
+        "SELECT repo, number, title, body FROM issues WHERE state = 'open' ORDER BY repo, number"
+    ).fetchdf()
 
 
 def repo_languages(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
-    return {repo: (lang or "").lower() or None for repo, lang in con.execute("SELECT repo, language FROM repositories").fetchall()}
+    return {
+        repo: (lang or "").lower() or None
+        for repo, lang in con.execute("SELECT repo, language FROM repositories").fetchall()
+    }
 
 
 def save_settings(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 from orchestrator.config import Settings  # noqa: E402
 
 # A fixed clock for the seeded data, so figures in assertions never depend on today.
-SANDBOX_NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc).replace(tzinfo=None)
+SANDBOX_NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC).replace(tzinfo=None)
 
 
 @pytest.fixture(scope="session")

@@ -74,7 +74,9 @@ def test_cli_prints_one_line_and_exits_2(tmp_path):
     path = write(tmp_path, GOOD + "\n[agent]\nlabell = 'jules'\n")
     result = subprocess.run(
         [sys.executable, "-m", "orchestrator.cli", "--config", str(path), "snapshot"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "agent.labell: unknown key" in result.stderr

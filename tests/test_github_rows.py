@@ -45,7 +45,11 @@ def test_comment_row_takes_issue_number_from_issue_url():
 
 
 def test_ci_state_from_recorded_check_runs_and_statuses():
-    runs = next(i["json"] for i in recorded("CheckRun_check_runs_for_ref") if isinstance(i["json"], dict) and "check_runs" in i["json"])
+    runs = next(
+        i["json"]
+        for i in recorded("CheckRun_check_runs_for_ref")
+        if isinstance(i["json"], dict) and "check_runs" in i["json"]
+    )
     statuses = next(i["json"] for i in recorded("Repository_statuses") if isinstance(i["json"], list))
     state, total, failing = ci_state(runs, {"statuses": statuses})
     assert total == len(runs["check_runs"]) + len(statuses)

@@ -36,7 +36,7 @@ path = "{settings.database.path}"
 login = "Snider"
 quota = 300
 [dispatch]
-plans_dir = "{tmp_path / 'plans'}"
+plans_dir = "{tmp_path / "plans"}"
 """
     )
     return str(path)
@@ -102,7 +102,8 @@ def test_a_person_adding_the_agent_label_spends_quota(sandbox, settings, tmp_pat
     today = datetime.utcnow().date()
     counted = query(
         settings,
-        "SELECT count(*) AS n FROM issue_events WHERE event = 'labeled' AND label = 'jules' AND CAST(created_at AS DATE) = ?",
+        "SELECT count(*) AS n FROM issue_events WHERE event = 'labeled' AND label = 'jules' "
+        "AND CAST(created_at AS DATE) = ?",
         [today],
     )["n"][0]
     assert counted >= 2
@@ -113,7 +114,9 @@ def test_budget_json_equals_the_ledger(sandbox, settings, tmp_path):
     snapshot(settings)
     now = datetime.utcnow().replace(microsecond=0)
     with store.writer(settings.database.path) as con:
-        for seq, (status, hours) in enumerate([("done", 1), ("done", 2), ("pending", 0), ("failed", 1), ("done", 30)], 1):
+        for seq, (status, hours) in enumerate(
+            [("done", 1), ("done", 2), ("pending", 0), ("failed", 1), ("done", 30)], 1
+        ):
             con.execute(
                 "INSERT INTO action_log VALUES ('p1', ?, 'dispatch', 'dappcore/core', ?, ?, 'r', NULL, 1, 'Snider', ?)",
                 [seq, str(900 + seq), status, now - timedelta(hours=hours)],

@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from analytics.planning import build_plan
 from flows.plan import configured_repos, plan_id_for, plan_rules, read_plan_inputs, save_plan
@@ -40,11 +42,19 @@ def organisations(draw):
                     kids.append((n, state, p))
             issues.append((repo, epic, f"epic: work {epic}", "\n".join(body), "open", []))
             for child, state, _ in kids:
-                labels = ["jules"] if state == "open-jules" else [draw(st.sampled_from(["severity:high", "severity:low", "bug"]))]
-                issues.append((repo, child, f"child {child}", "do it", "closed" if state == "closed" else "open", labels))
+                labels = (
+                    ["jules"]
+                    if state == "open-jules"
+                    else [draw(st.sampled_from(["severity:high", "severity:low", "bug"]))]
+                )
+                issues.append(
+                    (repo, child, f"child {child}", "do it", "closed" if state == "closed" else "open", labels)
+                )
         for _ in range(draw(st.integers(0, 4))):  # loose issues
             n += 1
-            issues.append((repo, n, f"loose {n}", None, draw(st.sampled_from(["open", "closed"])), ["audit", "type:quality"]))
+            issues.append(
+                (repo, n, f"loose {n}", None, draw(st.sampled_from(["open", "closed"])), ["audit", "type:quality"])
+            )
         number_of[repo] = n
     members = []
     for i in range(draw(st.integers(1, 3))):
@@ -67,16 +77,30 @@ def load(org) -> tuple[duckdb.DuckDBPyConnection, Settings]:
     store.ensure_schema(con)
     con.execute("INSERT INTO snapshot_runs (run_id, started_at, status) VALUES (1, ?, 'complete')", [NOW])
     for repo in org["repos"]:
-        con.execute("INSERT INTO repositories (repo, name, default_branch) VALUES (?, ?, 'dev')", [f"{ORG}/{repo}", repo])
+        con.execute(
+            "INSERT INTO repositories (repo, name, default_branch) VALUES (?, ?, 'dev')", [f"{ORG}/{repo}", repo]
+        )
     for repo, number, title, body, state, labels in org["issues"]:
         con.execute(
             """INSERT INTO issue_history (repo, number, title, body, state, labels, assignees, comments,
                created_at, updated_at, content_hash, run_id, valid_from)
                VALUES (?, ?, ?, ?, ?, ?, [], 0, ?, ?, 'h', 1, ?)""",
-            [f"{ORG}/{repo}", number, title, body, state, labels, NOW - timedelta(days=9), NOW - timedelta(days=1), NOW],
+            [
+                f"{ORG}/{repo}",
+                number,
+                title,
+                body,
+                state,
+                labels,
+                NOW - timedelta(days=9),
+                NOW - timedelta(days=1),
+                NOW,
+            ],
         )
         if body and "Phase" in body:  # every epic has its branch, so its children can be dispatched
-            con.execute("INSERT INTO branches (repo, name, sha) VALUES (?, ?, 'abc')", [f"{ORG}/{repo}", f"epic/{number}-work"])
+            con.execute(
+                "INSERT INTO branches (repo, name, sha) VALUES (?, ?, 'abc')", [f"{ORG}/{repo}", f"epic/{number}-work"]
+            )
     seq = 0
     for login, count in org["used"].items():
         member = next(m for m in org["members"] if m["login"] == login)
@@ -191,5 +215,7 @@ def test_quota_exhausted_means_nothing_dispatched_but_unsticking_goes_on():
 def test_time_of_day_throttles(hour, used, expected):
     from analytics.planning import Member, PlanRules, daily_target
 
-    target, notes = daily_target(PlanRules(daily_range=(10, 20)), [Member("m", 20, ["*"], used)], NOW.replace(hour=hour))
+    target, notes = daily_target(
+        PlanRules(daily_range=(10, 20)), [Member("m", 20, ["*"], used)], NOW.replace(hour=hour)
+    )
     assert target == expected, notes

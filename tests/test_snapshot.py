@@ -75,9 +75,13 @@ def test_labels_states_merged_flags_and_comment_counts_match_the_server(sandbox,
 
 def test_second_snapshot_with_nothing_changed_adds_no_history_rows(sandbox, settings):
     first = snapshot(settings)
-    rows_before = query(settings, "SELECT (SELECT count(*) FROM issue_history) + (SELECT count(*) FROM pull_request_history)")
+    rows_before = query(
+        settings, "SELECT (SELECT count(*) FROM issue_history) + (SELECT count(*) FROM pull_request_history)"
+    )
     second = snapshot(settings)
-    rows_after = query(settings, "SELECT (SELECT count(*) FROM issue_history) + (SELECT count(*) FROM pull_request_history)")
+    rows_after = query(
+        settings, "SELECT (SELECT count(*) FROM issue_history) + (SELECT count(*) FROM pull_request_history)"
+    )
     assert second["versions_added"] == 0 and rows_after == rows_before
     # Conditional requests: nearly everything answers 304, which costs no rate limit.
     assert second["requests_not_modified"] >= 0.9 * second["requests"]
@@ -94,11 +98,16 @@ def test_closing_three_and_relabelling_two_adds_exactly_five_versions(sandbox, s
         issue.add_to_labels("needs-triage")
     summary = snapshot(settings)
     assert summary["versions_added"] == 5
-    closed = query(settings, "SELECT count(*) FROM issues WHERE repo = 'dappcore/core-api' AND state = 'closed' "
-                   f"AND number IN ({', '.join(str(i.number) for i in open_issues[:3])})")
+    closed = query(
+        settings,
+        "SELECT count(*) FROM issues WHERE repo = 'dappcore/core-api' AND state = 'closed' "
+        f"AND number IN ({', '.join(str(i.number) for i in open_issues[:3])})",
+    )
     assert closed == [(3,)]
-    history = query(settings, "SELECT count(*) FROM issue_history WHERE repo = 'dappcore/core-api' "
-                    f"AND number = {open_issues[3].number}")
+    history = query(
+        settings,
+        f"SELECT count(*) FROM issue_history WHERE repo = 'dappcore/core-api' AND number = {open_issues[3].number}",
+    )
     assert history == [(2,)]
 
 
@@ -107,8 +116,13 @@ def test_pagination_over_three_pages_and_an_empty_repo(sandbox, tmp_path, monkey
     state.add_repo("bigorg", "big", default_branch="main")
     state.add_repo("bigorg", "empty", default_branch="main")
     for n in range(250):
-        state.add_issue("bigorg/big", f"Issue {n} ✓ ünïcode", body=None if n % 7 == 0 else f"body {n}",
-                        labels=("odd label: ✨", "bug") if n % 3 == 0 else (), state="closed" if n % 4 == 0 else "open")
+        state.add_issue(
+            "bigorg/big",
+            f"Issue {n} ✓ ünïcode",
+            body=None if n % 7 == 0 else f"body {n}",
+            labels=("odd label: ✨", "bug") if n % 3 == 0 else (),
+            state="closed" if n % 4 == 0 else "open",
+        )
     settings = make_settings(sandbox.url, tmp_path / "big.duckdb", org="bigorg")
     summary = snapshot(settings)
     assert db_counts(settings) == {"bigorg/big": (250, 0)}
@@ -159,19 +173,27 @@ def test_full_refresh_ends_deleted_and_transferred_issues(sandbox, settings):
     sandbox.state.transfer_issue("dappcore/build", numbers[1], "dappcore/core-devops")
     snapshot(settings, full=True)
     assert db_counts(settings) == server_counts(sandbox.state)
-    ended = query(settings, f"SELECT count(*) FROM issue_history WHERE repo = 'dappcore/build' "
-                  f"AND number IN ({numbers[0]}, {numbers[1]}) AND valid_to IS NOT NULL")
+    ended = query(
+        settings,
+        f"SELECT count(*) FROM issue_history WHERE repo = 'dappcore/build' "
+        f"AND number IN ({numbers[0]}, {numbers[1]}) AND valid_to IS NOT NULL",
+    )
     assert ended == [(2,)]
 
 
 def test_events_record_who_handed_an_issue_to_the_agent(sandbox, settings):
     snapshot(settings)
     repo = writer_client(sandbox).get_repo("dappcore/core-mcp")
-    issue = next(i for i in repo.get_issues(state="open") if i.pull_request is None and "jules" not in [x.name for x in i.labels])
+    issue = next(
+        i for i in repo.get_issues(state="open") if i.pull_request is None and "jules" not in [x.name for x in i.labels]
+    )
     issue.add_to_labels("jules")
     snapshot(settings)
-    rows = query(settings, "SELECT event, label, actor FROM issue_events WHERE repo = 'dappcore/core-mcp' "
-                 f"AND number = {issue.number} AND event = 'labeled' AND label = 'jules'")
+    rows = query(
+        settings,
+        "SELECT event, label, actor FROM issue_events WHERE repo = 'dappcore/core-mcp' "
+        f"AND number = {issue.number} AND event = 'labeled' AND label = 'jules'",
+    )
     assert len(rows) == 1 and rows[0][2]
 
 
@@ -181,8 +203,12 @@ def test_token_never_reaches_the_database(sandbox, settings, monkeypatch):
     snapshot(settings)
     con = duckdb.connect(settings.database.path, read_only=True)
     try:
-        for (table,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'").fetchall():
-            text = con.execute(f"SELECT coalesce(string_agg(CAST(columns(*) AS VARCHAR), ' '), '') FROM {table}").fetchall()
+        for (table,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+        ).fetchall():
+            text = con.execute(
+                f"SELECT coalesce(string_agg(CAST(columns(*) AS VARCHAR), ' '), '') FROM {table}"
+            ).fetchall()
             assert "ghp_secret_value_123" not in str(text), table
     finally:
         con.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from orchestrator.config import Settings
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 @app.command()
@@ -76,18 +76,19 @@ def budget_history(cfg: Settings, now: datetime, days: int) -> list[dict[str, An
     from tasks import ledger, store
 
     zone = ZoneInfo(cfg.team.timezone)
-    today = now.replace(tzinfo=timezone.utc).astimezone(zone).date()
+    today = now.replace(tzinfo=UTC).astimezone(zone).date()
     day_cfg = cfg.model_copy(deep=True)
     day_cfg.team.window = "calendar_day"
     out = []
     with store.reader(cfg.database.path) as con:
         for back in range(days - 1, -1, -1):
             day = today - timedelta(days=back)
-            noon = datetime(day.year, day.month, day.day, 12, tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
+            noon = datetime(day.year, day.month, day.day, 12, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
             used = ledger.used_today(con, day_cfg, noon)
             pool = cfg.team.pool
-            out.append({"date": day.isoformat(), "used": sum(used.values()), "pool": pool,
-                        "unused": max(pool - sum(used.values()), 0), **{f"used_{k}": v for k, v in used.items()}})  # fmt: skip
+            spent = sum(used.values())
+            per_member = {f"used_{login}": count for login, count in used.items()}
+            out.append({"date": day.isoformat(), "used": spent, "pool": pool, "unused": max(pool - spent, 0), **per_member})
     return out
 
 
@@ -153,7 +154,9 @@ def budget(
         print_frame(pd.DataFrame(result["history"]), title=f"usage, last {days} days")
     if show_plan:
         plan_ = result["plan"]
-        print_frame(pd.DataFrame(plan_["dispatches"], columns=["repo", "issue", "member", "reason"]), "suggested dispatches")
+        print_frame(
+            pd.DataFrame(plan_["dispatches"], columns=["repo", "issue", "member", "reason"]), "suggested dispatches"
+        )
         for note in [*plan_["notes"], plan_["refill"]]:
             console.print(f"  [dim]{note}[/]")
     if forecast is not None:
