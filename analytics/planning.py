@@ -63,6 +63,7 @@ class PlanRules:
     refill_low: float = 2.0
     refill_high: float = 3.0
     epic_branch_max_behind: int = 20
+    nudge_cooldown_hours: float = 12.0
 
 
 @dataclass
@@ -71,6 +72,7 @@ class PlanInputs:
 
     now_local: datetime
     members: list[Member]
+    now_utc: datetime | None = None
     in_flight: int = 0
     repositories: pd.DataFrame = field(default_factory=pd.DataFrame)  # repo, default_branch
     findings: pd.DataFrame = field(default_factory=pd.DataFrame)  # audit_findings
@@ -168,9 +170,12 @@ def epic_body(children: list[dict[str, Any]], title: str) -> str:
 def stage1_actions(inputs: PlanInputs, repos: set[str]) -> list[Action]:
     actions: list[Action] = []
     findings = [f for f in rows(inputs.findings) if f["repo"] in repos]
+    filed: set[tuple[str, str]] = set()
     for f in findings:
-        if f.get("implemented_by") is not None:
+        # The same finding in two audits of a repo (same fingerprint) needs one issue, not two.
+        if f.get("implemented_by") is not None or (f["repo"], f["fingerprint"]) in filed:
             continue
+        filed.add((f["repo"], f["fingerprint"]))
         key = f"{f['repo']}#{f['audit_number']}/{f['finding_index']}"
         body = (
             f"{f.get('text') or f['title']}\n\n"
@@ -431,6 +436,10 @@ def _stuck_pr_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str]) -> 
             continue
         number = int(pr["number"])
         nudges = int(pr.get("count_nudges") or 0)
+        last = pr.get("last_nudged_at")
+        if last is not None and inputs.now_utc is not None:
+            if (inputs.now_utc - pd.Timestamp(last).to_pydatetime()).total_seconds() < rules.nudge_cooldown_hours * 3600:
+                continue  # give the agent time to act on the last nudge
         if intervention == "escalate" or nudges >= rules.escalate_after_nudges:
             actions.append(
                 Action(

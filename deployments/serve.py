@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deployments.schedules import ScheduleSettings, load_schedule, read_config_table, settings_know_schedule
+from deployments.schedules import ScheduleSettings, load_schedule, read_config_table
 
 QUIET_PREFECT_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -92,8 +92,8 @@ class LocalPrefectServer:
         env = dict(os.environ)
         env.update(QUIET_PREFECT_ENV)
         env.pop("PREFECT_API_URL", None)  # the server must not talk to another server
-        env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-        env["PREFECT_LOGGING_LEVEL"] = env["PREFECT_LOGGING_LEVEL"] if env["PREFECT_LOGGING_LEVEL"] != "CRITICAL" else "WARNING"
+        if env.get("PREFECT_LOGGING_LEVEL", "CRITICAL") == "CRITICAL":  # the CLI's quiet default
+            env["PREFECT_LOGGING_LEVEL"] = "WARNING"  # the server's warnings go to its log file
         env["PREFECT_UI_API_URL"] = self.api_url
         return env
 
@@ -169,15 +169,12 @@ class LocalPrefectServer:
 def effective_config(config_path: str | None, db: str | None, folder: Path) -> str:
     """The configuration file the served flows load (absolute path).
 
-    The user's file as is, unless it has a `[schedule]` table that `Settings` does not know
-    yet, or `--db` overrides the database: then a copy without/with those, in `folder`.
+    The user's file as is, unless `--db` overrides the database: then a copy with that
+    path, in `folder`.
     """
     path, data = read_config_table(config_path)
-    strip = "schedule" in data and not settings_know_schedule()
-    if not strip and not db:
+    if not db:
         return str(path.resolve())
-    if strip:
-        data = {key: value for key, value in data.items() if key != "schedule"}
     if db:
         data.setdefault("database", {})["path"] = str(Path(db).resolve())
     elif "database" in data and "path" in data["database"]:

@@ -34,7 +34,7 @@ PLAN_QUERIES = {
     "children": """SELECT repo, epic, child, child_state, has_parent_comment, is_closed_not_ticked
                    FROM epic_children""",
     "ready": "SELECT repo, number, epic, phase, severity, queue_position FROM ready_queue",
-    "stuck": """SELECT repo, number, intervention, is_stuck, count_nudges, base_ref FROM stuck_prs
+    "stuck": """SELECT repo, number, intervention, is_stuck, count_nudges, last_nudged_at, base_ref FROM stuck_prs
                 WHERE intervention IS NOT NULL""",
     "tiers": "SELECT repo, rank FROM repo_tiers",
     "open_pr_heads": "SELECT repo, number, head_ref, state, merged FROM pull_requests WHERE head_ref LIKE 'epic/%'",
@@ -72,6 +72,7 @@ def plan_rules(settings: Settings) -> PlanRules:
         refill_low=d.refill_low,
         refill_high=d.refill_high,
         epic_branch_max_behind=d.epic_branch_max_behind,
+        nudge_cooldown_hours=d.nudge_cooldown_hours,
     )
 
 
@@ -97,6 +98,7 @@ def read_plan_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, now: da
     local = now.replace(tzinfo=UTC).astimezone(ZoneInfo(settings.team.timezone)).replace(tzinfo=None)
     return PlanInputs(
         now_local=local,
+        now_utc=now,
         members=members,
         in_flight=int(in_flight),
         recently_planned={(repo, int(number)) for repo, number in recent},

@@ -15,7 +15,15 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from orchestrator.config import Settings, load_settings
-from tasks.report_html import DEFAULT_REPORT, ReportData, render_charts, render_html, to_jsonable, collect
+from tasks.report_html import (
+    DEFAULT_REPORT,
+    ReportData,
+    collect,
+    default_chart_dirs,
+    render_charts,
+    render_html,
+    to_jsonable,
+)
 
 
 def budget_markdown(data: ReportData) -> str:
@@ -28,7 +36,8 @@ def budget_markdown(data: ReportData) -> str:
         "| pool | used today | remaining | strategy | unattended cap | auto-apply |",
         "| ---: | ---: | ---: | --- | ---: | --- |",
         f"| {data.pool} | {data.used_today} | {remaining} | {data.strategy} "
-        f"({data.daily_range[0]}-{data.daily_range[1]}/day) | {data.daily_apply_cap} | {'on' if data.auto_apply else 'off'} |",
+        f"({data.daily_range[0]}-{data.daily_range[1]}/day) | {data.daily_apply_cap} "
+        f"| {'on' if data.auto_apply else 'off'} |",
         "",
         f"Today ({data.timezone}): **{t.get('dispatched', 0)}** dispatched, **{t.get('merged', 0)}** merged, "
         f"**{t.get('stuck', 0)}** PRs stuck.",
@@ -43,7 +52,7 @@ def budget_markdown(data: ReportData) -> str:
 def build_report(settings: Settings, out: str) -> tuple[str, ReportData, dict[str, bytes]]:
     """Collect (one short read-only connection), draw, write the HTML file atomically."""
     path = Path(out)
-    data = collect(settings, chart_dirs=[path.parent / "charts"])
+    data = collect(settings, chart_dirs=default_chart_dirs(path))
     charts = render_charts(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -63,7 +72,9 @@ def publish_artifacts(path: str, data: ReportData, charts: dict[str, bytes]) -> 
     )
 
     made = ["budget-summary"]
-    create_markdown_artifact(key="budget-summary", markdown=budget_markdown(data), description="Budget and today's throughput")
+    create_markdown_artifact(
+        key="budget-summary", markdown=budget_markdown(data), description="Budget and today's throughput"
+    )
     stuck = data.stuck.drop(columns=["html_url"], errors="ignore")
     create_table_artifact(
         key="stuck-prs",

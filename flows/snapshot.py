@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from analytics.derived import derive_tables
@@ -15,6 +17,9 @@ from orchestrator.config import Settings, load_settings, view_settings
 from tasks import store
 from tasks.github_client import GitHubClient, RequestCounter, make_github
 from tasks.github_read import RepoFetch, RepoSyncState, fetch_repo, fetch_repositories
+
+# Called after each repository is fetched: (repo, repositories done, repositories in all).
+Progress = Callable[[str, int, int], None]
 
 
 def utcnow() -> datetime:
@@ -75,13 +80,16 @@ def write_snapshot(
 
 @flow(name="snapshot", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
 def snapshot_flow(
-    config_path: str | None = None, full: bool = False, settings: Settings | None = None
+    config_path: str | None = None,
+    full: bool = False,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Snapshot every configured repository into DuckDB; a failure leaves the previous snapshot current."""
-    return run_snapshot(settings or load_settings(config_path), full=full)
+    return run_snapshot(settings or load_settings(config_path), full=full, progress=progress)
 
 
-def run_snapshot(settings: Settings, full: bool = False) -> dict[str, Any]:
+def run_snapshot(settings: Settings, full: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """The flow's steps; tasks run concurrently under the flow's task runner."""
     logger = get_run_logger()
     started = utcnow()
@@ -96,10 +104,13 @@ def run_snapshot(settings: Settings, full: bool = False) -> dict[str, Any]:
         states = read_sync_states(settings, repos, full)
         runner_futures = fetch_repository.map(unmapped(settings), states, fetched_at=unmapped(started))
         fetches = []
-        for future in runner_futures:
+        for done, future in enumerate(as_completed(runner_futures), 1):
             fetch, used = future.result()
             counter.add(used)
             fetches.append(fetch)
+            if progress:
+                progress(fetch.repo, done, len(states))
+        fetches.sort(key=lambda f: f.repo)
         added = write_snapshot(settings, run_id, started, repos, fetches)
     except BaseException as exc:
         with store.writer(settings.database.path) as con:
@@ -133,7 +144,7 @@ def _short(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}"[:500]
 
 
-def snapshot(settings: Settings, full: bool = False) -> dict[str, Any]:
+def snapshot(settings: Settings, full: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Run the snapshot flow with the configured number of repositories fetched at once."""
     runner = ThreadPoolTaskRunner(max_workers=settings.github.concurrency)
-    return snapshot_flow.with_options(task_runner=runner)(settings=settings, full=full)
+    return snapshot_flow.with_options(task_runner=runner)(settings=settings, full=full, progress=progress)

@@ -16,7 +16,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 # One-shot commands print their own summary and one-line errors; Prefect's run logs
 # (with tracebacks) stay in the Prefect UI. `--verbose` or ORCHESTRATOR_DEBUG shows them.
-if os.environ.get("ORCHESTRATOR_DEBUG") or "--verbose" in sys.argv:
+if os.environ.get("ORCHESTRATOR_DEBUG") or "--verbose" in sys.argv or "serve" in sys.argv[1:]:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 
@@ -37,9 +37,17 @@ def snapshot(full: Annotated[bool, typer.Option(help="list everything, not just 
 
     Example: orchestrator --config orchestrator.toml snapshot
     """
+    from rich.progress import Progress
+
     from flows.snapshot import snapshot as run
 
-    summary = run(settings(), full=full)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("snapshot", total=None)
+
+        def advance(repo: str, done: int, total: int) -> None:
+            bar.update(task, total=total, completed=done, description=f"snapshot {repo}")
+
+        summary = run(settings(), full=full, progress=advance)
     console.print(
         f"snapshot {summary['run_id']}: {len(summary['repos'])} repos, {summary['requests']} requests "
         f"({summary['requests_not_modified']} not modified), {summary['versions_added']} versions added, "
@@ -105,7 +113,7 @@ def demo(
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
-for _module in ("plan",):
+for _module in ("plan", "execute", "forecast", "serve", "report"):
     __import__(f"orchestrator.commands.{_module}")
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
 
+import requests
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -41,6 +44,8 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", help="show Prefect's run logs")] = False,
 ) -> None:
     """Issue Orchestrator: snapshot GitHub into DuckDB, plan, dispatch, forecast."""
+    if not verbose:  # urllib3 announces every retry; the command's one-line error says what matters
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     state.config, state.db = config, db
 
 
@@ -66,8 +71,9 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             fail(str(exc), 1)
         except FileNotFoundError as exc:
             fail(str(exc), 1)
-        except ConnectionError as exc:
-            fail(f"cannot reach GitHub: {exc.__class__.__name__}", 1)
+        except (ConnectionError, requests.exceptions.ConnectionError) as exc:
+            reason = re.search(r"\[Errno -?\d+\] [^'\")]+|timed out|Connection aborted", str(exc))
+            fail(f"cannot reach the GitHub API: {reason.group(0) if reason else exc.__class__.__name__}", 1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("ORCHESTRATOR_DEBUG"):
                 raise

@@ -138,6 +138,7 @@ class DispatchSettings(_Section):
     daily_apply_cap: int = Field(50, ge=0, description="most tasks the cadence flows may spend unattended a day")
     stale_pr_days: float = Field(3.0, gt=0, description="a PR that has not moved for this long is stuck")
     escalate_after_nudges: int = Field(2, ge=1, description="nudges without effect before a person is asked")
+    nudge_cooldown_hours: float = Field(12.0, ge=0, description="hours a nudged PR is left alone before the next")
     morning_ends_hour: int = Field(11, ge=0, le=23, description="local hour the morning cadence ends")
     midday_ends_hour: int = Field(15, ge=0, le=23, description="local hour the midday cadence ends")
     raise_below_share: float = Field(0.5, ge=0, le=1, description="less used than this by midday: raise the rate")
@@ -152,6 +153,97 @@ class DispatchSettings(_Section):
         return STRATEGY_RANGES[self.strategy]
 
 
+# ── [schedule]: when `orchestrator serve` runs each flow ──────────────────────
+
+DEPLOYMENTS = ("snapshot", "morning", "midday", "evening")
+
+DEFAULT_CRONS: dict[str, str] = {
+    "snapshot": "*/30 * * * *",  # every 30 minutes
+    "morning": "0 8 * * *",  # tick checklists, unstick, dispatch the current phases
+    "midday": "0 13 * * *",  # conflicts and nudges, more dispatch if budget is left
+    "evening": "0 18 * * *",  # the day's throughput, tomorrow's plan, ready-queue refill
+}
+
+
+class Cadence(_Section):
+    """One deployment's schedule: a cron string or an interval in seconds."""
+
+    cron: str | None = Field(None, description="cron expression, in [schedule].timezone")
+    interval: float | None = Field(None, gt=0, description="seconds between runs (instead of cron)")
+    enabled: bool = Field(True, description="false: the deployment is served without a schedule")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from prefect.schedules import validate_cron_string
+
+        try:
+            validate_cron_string(value)
+        except (ValueError, TypeError):
+            raise ValueError(f"not a valid cron expression: {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Cadence:
+        if self.cron and self.interval:
+            raise ValueError("give either cron or interval, not both")
+        return self
+
+    def schedule_kwargs(self, default_cron: str, timezone: str) -> dict[str, Any]:
+        """Keyword arguments for `flow.to_deployment(...)`."""
+        if not self.enabled:
+            return {}
+        from prefect.schedules import Cron, Interval
+
+        if self.interval:
+            return {"schedule": Interval(self.interval, timezone=timezone)}
+        return {"schedule": Cron(self.cron or default_cron, timezone=timezone)}
+
+
+def _cadence(value: Any) -> Any:
+    return {"cron": value} if isinstance(value, str) else value
+
+
+class ScheduleSettings(_Section):
+    """The `[schedule]` table: when serve (and the docs' prefect.yaml) runs each flow."""
+
+    timezone: str = Field("UTC", description="time zone of the cron times")
+    snapshot: Cadence = Field(default_factory=Cadence)
+    morning: Cadence = Field(default_factory=Cadence)
+    midday: Cadence = Field(default_factory=Cadence)
+    evening: Cadence = Field(default_factory=Cadence)
+
+    _as_table = field_validator("snapshot", "morning", "midday", "evening", mode="before")(
+        lambda cls, value: _cadence(value)
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    def for_deployment(self, name: str) -> dict[str, Any]:
+        """`to_deployment` schedule keywords of one deployment (empty when disabled)."""
+        cadence: Cadence = getattr(self, name)
+        return cadence.schedule_kwargs(DEFAULT_CRONS[name], self.timezone)
+
+    def describe(self, name: str) -> str:
+        cadence: Cadence = getattr(self, name)
+        if not cadence.enabled:
+            return "no schedule (run it by hand)"
+        if cadence.interval:
+            return f"every {cadence.interval:g} s"
+        return f"cron {cadence.cron or DEFAULT_CRONS[name]!r} ({self.timezone})"
+
+
 class Settings(_Section):
     github: GitHubSettings
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -159,6 +251,7 @@ class Settings(_Section):
     team: TeamSettings = Field(default_factory=TeamSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     classification: dict[str, Any] = Field(default_factory=dict, description="overrides of the classification rules")
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings, description="when serve runs each flow")
 
     def token(self) -> str:
         """The GitHub token: from a Prefect Secret block or the environment; never logged."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.console import Console
@@ -24,12 +25,12 @@ WITH i AS (
 ), e AS (SELECT repo, count(*) AS epics FROM epics WHERE is_open GROUP BY repo
 ), s AS (SELECT repo, count(*) AS stuck_prs FROM stuck_prs WHERE is_stuck GROUP BY repo)
 SELECT split_part(r.repo, '/', 2) AS repo,
-       coalesce(open_issues, 0) AS open_issues, coalesce(closed_issues, 0) AS closed_issues,
-       coalesce(audits, 0) AS audits, coalesce(epics, 0) AS epics, coalesce(open_prs, 0) AS open_prs,
-       coalesce(merged_prs, 0) AS merged_prs, coalesce(stuck_prs, 0) AS stuck_prs
+       coalesce(open_issues, 0) AS open, coalesce(closed_issues, 0) AS closed,
+       coalesce(audits, 0) AS audits, coalesce(epics, 0) AS epics, coalesce(open_prs, 0) AS PRs,
+       coalesce(merged_prs, 0) AS merged, coalesce(stuck_prs, 0) AS stuck
 FROM repositories r LEFT JOIN i USING (repo) LEFT JOIN p USING (repo) LEFT JOIN a USING (repo)
      LEFT JOIN e USING (repo) LEFT JOIN s USING (repo)
-ORDER BY open_issues DESC, r.repo
+ORDER BY open DESC, r.repo
 """
 
 
@@ -40,12 +41,46 @@ def demo_settings(api_url: str, db: Path) -> Settings:
             "github": {"api_url": api_url, "org": DEMO_ORG, "repos": ["*"], "seconds_between_writes": 0},
             "database": {"path": str(db)},
             "team": {"members": [{"login": "Snider", "quota": 300}, {"login": "bodane", "quota": 300, "repos": []}]},
+            "dispatch": {"plans_dir": str(db.parent / "plans")},
         }
     )
 
 
+def org_summary(db: Path) -> dict[str, int]:
+    """The figures the demo shows before and after: what the loop changed."""
+    with store.reader(db) as con:
+        row = con.execute(
+            """SELECT
+                 (SELECT count(*) FROM audit_issues),
+                 (SELECT count(*) FROM issues WHERE state = 'open'),
+                 (SELECT count(*) FROM epics WHERE is_open),
+                 (SELECT count(*) FROM epic_children WHERE is_dispatched AND child_state = 'open'),
+                 (SELECT count(*) FROM stuck_prs WHERE is_stuck),
+                 (SELECT count(*) FROM ready_queue)"""
+        ).fetchone()
+    keys = ("open audits", "open issues", "open epics", "children with the agent", "stuck PRs", "ready queue")
+    return dict(zip(keys, (int(v) for v in row), strict=True))
+
+
+def print_repo_table(db: Path, console: Console) -> None:
+    with store.reader(db) as con:
+        frame = con.execute(SUMMARY_SQL).fetchdf()
+    table = Table(title=f"{DEMO_ORG} after the loop")
+    for column in frame.columns:
+        table.add_column(column.replace("_", " "), justify="left" if column == "repo" else "right", no_wrap=True)
+    for row in frame.itertuples(index=False):
+        table.add_row(*(str(value) for value in row))
+    totals = frame.drop(columns="repo").sum()
+    table.add_row("[bold]total[/]", *(f"[bold]{int(v)}[/]" for v in totals))
+    console.print(table)
+
+
 def run_demo(db: Path, console: Console) -> None:
+    """sandbox -> snapshot -> plan -> execute --apply -> snapshot -> report, with before and after."""
+    from flows.execute import execute
+    from flows.plan import plan_flow
     from flows.snapshot import snapshot
+    from orchestrator.commands.plan import budget_today
     from orchestrator.sandbox.server import SandboxServer
 
     for stale in (db, Path(f"{db}.wal")):
@@ -54,22 +89,57 @@ def run_demo(db: Path, console: Console) -> None:
     with SandboxServer(port=0, seed=7) as server:
         console.print(f"GitHub sandbox with the demo organisation [bold]{DEMO_ORG}[/] at {server.url}")
         settings = demo_settings(server.url, db)
-        summary = snapshot(settings)
-        console.print(
-            f"snapshot: {len(summary['repos'])} repos, {summary['requests']} requests, "
-            f"{summary['versions_added']} versions stored"
-        )
-    with store.reader(db) as con:
-        frame = con.execute(SUMMARY_SQL).fetchdf()
-    table = Table(title=f"{DEMO_ORG}: what the snapshot holds")
-    for column in frame.columns:
-        table.add_column(column.replace("_", " "), justify="left" if column == "repo" else "right")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(str(value) for value in row))
-    totals = frame.drop(columns="repo").sum()
-    table.add_row("[bold]total[/]", *(f"[bold]{int(v)}[/]" for v in totals))
+        first = snapshot(settings)
+        console.print(f"1. snapshot: {len(first['repos'])} repos, {first['requests']} requests")
+        before = org_summary(db)
+        done: dict[str, dict[str, int]] = {}
+        # Two rounds, as the morning and midday cadence would: Stage 2 (epics) and closing the
+        # audits need the issues Stage 1 created, which the next snapshot sees.
+        for round_ in (1, 2):
+            plan = plan_flow(settings=settings)
+            result = execute(settings, plan_id=plan["plan_id"], apply=True)
+            for name, counts in result["by_action"].items():
+                done[name] = {k: done.get(name, {}).get(k, 0) + v for k, v in counts.items()}
+            again = snapshot(settings)
+            console.print(
+                f"{round_ + 1}. plan {plan['plan_id']}: {plan['count_actions']} actions, {plan['cost']} tasks; "
+                f"execute --apply: {result['by_status']}; snapshot: {again['versions_added']} new versions"
+            )
+        writes = sum(1 for entry in server.state.request_log if entry["method"] != "GET")
+        console.print(f"   {writes} writes to GitHub in all")
+        after = org_summary(db)
+        report = _report(settings, console)
+    by_action = {name: counts.get("done", 0) for name, counts in done.items()}
+    budget = budget_today(settings, datetime.now(timezone.utc).replace(tzinfo=None))
+    table = Table(title="what the loop did")
+    table.add_column("")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    for key in before:
+        table.add_row(key, str(before[key]), str(after[key]))
     console.print(table)
     console.print(
-        f"done in {time.monotonic() - began:.0f} s. Query it: "
-        f"orchestrator --db {db} sql \"SELECT repo, number, title FROM issues WHERE state = 'open' LIMIT 10\""
+        f"audits closed {by_action.get('close_audit', 0)}, issues created {by_action.get('create_issue', 0)}"
+        f" (+{by_action.get('create_framework_issue', 0)} framework), epics created {by_action.get('create_epic', 0)},"
+        f" children linked {by_action.get('link_child', 0)}, branches {by_action.get('create_branch', 0)},"
+        f" ticks {by_action.get('tick_checklist', 0)}, dispatched {by_action.get('dispatch', 0)},"
+        f" PRs nudged {by_action.get('nudge_pr', 0)}, escalated {by_action.get('escalate_pr', 0)}"
     )
+    console.print(f"budget: {budget['used']} of {budget['pool']} tasks used today, {budget['remaining']} left")
+    print_repo_table(db, console)
+    if report:
+        console.print(f"report: {report}")
+    console.print(
+        f"done in {time.monotonic() - began:.0f} s. Query it: "
+        f'orchestrator --db {db} sql "SELECT * FROM phase_readiness"'
+    )
+
+
+def _report(settings: Settings, console: Console) -> str | None:
+    """The HTML report, when the report flow is installed."""
+    try:
+        from flows.report import report_flow
+    except ImportError:
+        return None
+    result = report_flow(settings=settings)
+    return str(result.get("path") if isinstance(result, dict) else result)

@@ -92,7 +92,8 @@ def make_github(settings: Settings, token: str) -> Github:
         # between mutating requests, so writes keep that unless configured otherwise.
         seconds_between_requests=settings.github.seconds_between_requests or None,
         seconds_between_writes=settings.github.seconds_between_writes or None,
-        retry=github.GithubRetry(total=5, backoff_factor=0.5, secondary_rate_wait=10),
+        # 5xx and secondary limits are worth waiting for; a refused connection is not.
+        retry=github.GithubRetry(total=5, connect=2, backoff_factor=0.5, secondary_rate_wait=10),
     )
 
 

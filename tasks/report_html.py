@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the HTML template and CSS below are kept one element per line)
 """The static HTML report: one self-contained file (inline CSS, charts as base64 PNG, no script).
 
 `collect()` reads everything the report shows through one short read-only connection,
@@ -59,6 +60,7 @@ class ReportData:
     plan_actions: pd.DataFrame
     last_run: dict[str, Any] | None
     last_complete: dict[str, Any] | None
+    org_forecast: dict[str, Any] | None = None
     today: dict[str, int] = field(default_factory=dict)  # dispatched / merged / stuck today
     chart_files: list[Path] = field(default_factory=list)  # PNGs of analytics/charts.py, embedded as they are
 
@@ -258,6 +260,7 @@ def collect(settings: Settings, now: datetime | None = None, chart_dirs: list[Pa
             epics=_frame(con, EPICS_SQL),
             burnup=_frame(con, BURNUP_SQL),
             forecast=_frame(con, "SELECT * FROM epic_forecast"),
+            org_forecast=_row(_frame(con, "SELECT * FROM org_forecast")),
             stuck=_frame(
                 con,
                 "SELECT repo, number, title, html_url, intervention, idle_days, count_nudges, mergeable_state, "
@@ -280,12 +283,33 @@ def collect(settings: Settings, now: datetime | None = None, chart_dirs: list[Pa
     return data
 
 
+MAX_CHART_FILES = 9
+
+
+def default_chart_dirs(out: Path) -> list[Path]:
+    """Where the forecast flow's PNGs are (analytics/charts.py), next to the report or its default."""
+    dirs = [out.parent / "forecast"]
+    try:
+        from analytics.charts import DEFAULT_DIR
+
+        dirs.append(Path(DEFAULT_DIR))
+    except ImportError:
+        pass
+    unique: list[Path] = []
+    for folder in dirs:
+        if folder.resolve() not in [u.resolve() for u in unique]:
+            unique.append(folder)
+    return unique
+
+
 def _chart_files(dirs: list[Path]) -> list[Path]:
-    found: list[Path] = []
+    """The forecast charts: the organisation's first, then the epics', at most MAX_CHART_FILES."""
     for folder in dirs:
         if folder.is_dir():
-            found.extend(sorted(p for p in folder.glob("*.png") if p.is_file()))
-    return found
+            found = sorted((p for p in folder.glob("*.png") if p.is_file()), key=lambda p: (p.name != "org.png", p.name))
+            if found:
+                return found[:MAX_CHART_FILES]
+    return []
 
 
 # ── charts ────────────────────────────────────────────────────────────────────
@@ -385,7 +409,7 @@ def budget_chart(data: ReportData) -> bytes | None:
     fig, ax = plt.subplots(figsize=(9, 2.6))
     x = range(len(frame))
     ax.bar([i - 0.2 for i in x], frame["ledger_tasks"], width=0.4, label="tasks (ledger)", color="#3a7dc9")
-    ax.bar([i + 0.2 for i in x], frame["agent_labels"], width=0.4, label=f"agent labels seen", color="#e0a030")
+    ax.bar([i + 0.2 for i in x], frame["agent_labels"], width=0.4, label="agent labels seen", color="#e0a030")
     ax.plot(list(x), frame["merged"], "o-", color="#2a7", label="PRs merged")
     ax.set_xticks(list(x), [d.strftime("%m-%d") for d in frame["day"]], fontsize=7)
     ax.legend(fontsize=7)
@@ -414,6 +438,7 @@ th{background:#f0f2f5;font-weight:600}td.n,th.n{text-align:right;font-variant-nu
 .bar{background:#e6e9ee;border-radius:3px;height:10px;min-width:120px}.bar i{display:block;height:10px;border-radius:3px;background:#2a7}
 .ok{color:#1b7f3b}.warn{color:#a86400}.bad{color:#b3261e}.muted{color:#6b7380}img{max-width:100%}
 nav a{color:#b9c0cc;margin-right:12px;font-size:13px}
+.charts{display:flex;flex-wrap:wrap;gap:10px}.charts figure{flex:1 1 46%;margin:0;min-width:360px}
 """
 
 TEMPLATE = """<!DOCTYPE html>
@@ -473,8 +498,12 @@ TEMPLATE = """<!DOCTYPE html>
 </section>
 
 <section id="forecast" data-section="forecast"><h2>Forecast</h2>
+{% if d.org_forecast %}<div class="cards">
+{% for q in ("p50", "p85", "p95") %}<div class="card"><span>all open epics done by ({{ q|upper }})</span><b>{{ txt(d.org_forecast.get(q)) or "beyond horizon" }}</b></div>{% endfor %}
+{% if d.org_forecast.get("rate") is not none %}<div class="card"><span>at tasks/day</span><b>{{ d.org_forecast.get("rate") }}</b></div>{% endif %}
+</div>{% endif %}
 {% if charts.forecast %}<img alt="forecast fan" src="data:image/png;base64,{{ charts.forecast }}">{% endif %}
-{% for name, png in extra_charts %}<figure><img alt="{{ name }}" src="data:image/png;base64,{{ png }}"><figcaption class="muted">{{ name }}</figcaption></figure>{% endfor %}
+{% if extra_charts %}<div class="charts">{% for name, png in extra_charts %}<figure><img alt="{{ name }}" src="data:image/png;base64,{{ png }}"><figcaption class="muted">{{ name }}</figcaption></figure>{% endfor %}</div>{% endif %}
 {% if d.forecast.empty %}<p class="muted">No forecast yet: run <code>orchestrator forecast</code> (the evening cadence does).</p>{% else %}
 <table><tr>{% for c in forecast_cols %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for r in forecast_rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif %}
@@ -577,7 +606,7 @@ def write_report(
 ) -> tuple[Path, ReportData]:
     """Collect, draw and write the report; returns its path and the data shown."""
     out = Path(out)
-    dirs = chart_dirs if chart_dirs is not None else [out.parent / "charts"]
+    dirs = chart_dirs if chart_dirs is not None else default_chart_dirs(out)
     data = collect(settings, now, dirs)
     html = render_html(data)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ transaction. All timestamps are UTC (naive `TIMESTAMP`).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -127,12 +128,22 @@ PULL_FIELDS = ISSUE_FIELDS + ["merged", "merged_at", "draft", *PR_DETAIL_COLUMNS
 
 
 def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the database file (creating its folder), UTC throughout."""
+    """Open the database file (creating its folder).
+
+    DuckDB refuses a writer while another process holds the file, even read-only: a writer
+    waits (up to a minute) for such a reader to finish instead of failing a scheduled run.
+    """
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
-    return con
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if read_only or "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -117,7 +117,9 @@ def assert_both_complete(results, db: Path) -> None:
         assert "RESULT " in out
     assert {json.loads(out.split("RESULT ", 1)[1])["run_id"] for _, out, _ in results} == {1, 2}
     with store.reader(db) as con:
-        rows = con.execute("SELECT run_id, status, started_at, finished_at FROM snapshot_runs ORDER BY run_id").fetchall()
+        rows = con.execute(
+            "SELECT run_id, status, started_at, finished_at FROM snapshot_runs ORDER BY run_id"
+        ).fetchall()
     assert [(run_id, status) for run_id, status, _, _ in rows] == [(1, "complete"), (2, "complete")]
     (_, _, start1, end1), (_, _, start2, end2) = rows
     assert start1 <= end2 and start2 <= end1, f"the runs did not overlap: {rows}"

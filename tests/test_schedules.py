@@ -35,7 +35,7 @@ def test_prefect_yaml_parses_and_every_entrypoint_names_a_flow():
     document = prefect_yaml()
     deployments = {d["name"]: d for d in document["deployments"]}
     assert set(deployments) == {"snapshot", "morning", "midday", "evening", "report"}
-    expected_flow = {"snapshot": "snapshot", "morning": "morning", "midday": "midday", "evening": "evening", "report": "report"}
+    expected_flow = {name: name for name in deployments}  # flow names: snapshot, morning, midday, evening, report
     cwd = os.getcwd()
     os.chdir(ROOT)  # `prefect deploy` resolves entrypoints from the project root
     try:
@@ -118,7 +118,8 @@ def test_serve_hands_the_flows_a_config_they_can_load(tmp_path):
     config = tmp_path / "orchestrator.toml"
     config.write_text(
         '[github]\norg = "dappcore"\nrepos = ["core"]\n[database]\npath = "x.duckdb"\n'
-        '[[team.members]]\nlogin = "Snider"\nquota = 5\n[schedule]\ntimezone = "UTC"\n[schedule.snapshot]\ninterval = 30\n',
+        '[[team.members]]\nlogin = "Snider"\nquota = 5\n'
+        '[schedule]\ntimezone = "UTC"\n[schedule.snapshot]\ninterval = 30\n',
         encoding="utf-8",
     )
     folder = tmp_path / "served"
@@ -138,7 +139,8 @@ def serve_command() -> list[str]:
     from orchestrator.cli import app
 
     script = Path(sys.executable).with_name("orchestrator")
-    if script.exists() and any(c.name == "serve" or (c.callback and c.callback.__name__ == "serve") for c in app.registered_commands):
+    names = {c.name or (c.callback.__name__ if c.callback else None) for c in app.registered_commands}
+    if script.exists() and "serve" in names:
         return [str(script)]
     return [sys.executable, "-c", "import orchestrator.cli as c, orchestrator.commands.serve; c.app()"]
 
@@ -288,3 +290,59 @@ def test_evening_cadence_chains_snapshot_plan_execute_report(settings, tmp_path,
     summary = result["summary"]
     assert {"dispatched", "merged", "stuck", "tomorrow_plan_id", "markdown"} <= set(summary)
     assert summary["tomorrow_plan_id"] == result["plan"]["plan_id"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_prefect_deploy_all_accepts_the_file():
+    """`prefect deploy --all` against the session's test server, with the work pool the file names."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.settings import PREFECT_API_URL
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name="orchestrator", type="process"))
+        except ObjectAlreadyExists:
+            pass
+    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), ORCHESTRATOR_HOME=str(ROOT), PYTHONPATH=str(ROOT))
+    began = time.monotonic()
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("prefect")), "--no-prompt", "deploy", "--all"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with get_client(sync_client=True) as client:
+        deployed = {d.name: d for d in client.read_deployments() if "issue-orchestrator" in (d.tags or [])}
+    assert {"snapshot", "morning", "midday", "evening", "report"} <= set(deployed)
+    assert deployed["snapshot"].schedules[0].schedule.cron == DEFAULT_CRONS["snapshot"]
+    assert deployed["evening"].work_pool_name == "orchestrator"
+    print(f"\nprefect deploy --all: {len(deployed)} deployments in {time.monotonic() - began:.1f} s")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_cadence_applies_only_under_the_daily_cap(settings, tmp_path, monkeypatch):
+    missing = missing_modules()
+    if missing:
+        pytest.skip(f"waiting for {', '.join(missing)} (written by another engineer)")
+    from flows.cadence import midday_flow, morning_flow
+    from tasks import store
+
+    monkeypatch.chdir(tmp_path)
+    settings.dispatch.auto_apply = True
+    settings.dispatch.daily_apply_cap = 1
+    refused = morning_flow(settings=settings)
+    assert refused["plan"]["cost"] > 1, "the demo plan should cost more than the tiny cap"
+    assert refused["apply"]["applied"] is False and "not applied" in refused["apply"]["why"]
+    with store.reader(settings.database.path) as con:
+        assert con.execute("SELECT count(*) FROM action_log WHERE status = 'done'").fetchone()[0] == 0
+
+    settings.dispatch.daily_apply_cap = 500
+    applied = midday_flow(settings=settings)
+    assert applied["apply"]["applied"] is True and applied["plan"]["cost"] <= 500
+    assert applied["execute"]["applied"] is True
+    with store.reader(settings.database.path) as con:
+        done, spent = con.execute(
+            "SELECT count(*), coalesce(sum(cost), 0) FROM action_log WHERE status = 'done'"
+        ).fetchone()
+    assert done > 0 and spent <= 500  # the plan decides what (ticks, nudges, refill, dispatches); the cap holds

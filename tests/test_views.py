@@ -56,6 +56,7 @@ VIEW_KEYS: dict[str, tuple[str, ...]] = {
     "repo_tiers": ("repo",),
     "ready_queue": ("repo", "number"),
     "epic_proposals": ("repo", "number"),
+    "failure_modes": ("failure", "repo", "target"),
 }
 
 
@@ -177,11 +178,12 @@ def populate_org(con) -> None:
         add_issue(con, number, labels=["audit", "type:docs"], repo="org/api")
     add_pr(con, 20, body="Fixes #3", mergeable_state="dirty")
     add_pr(con, 21, body="Closes #2", state="closed", merged=True)
+    add_pr(con, 22, mergeable_state="behind")  # a failure mode: behind its base
     add_comment(con, 20, "fix the merge conflict")
     add_comment(con, 2, "Parent: #1")
     add_event(con, 3, "labeled", "jules")
     add_event(con, 3, "labeled", "jules")
-    con.execute("INSERT INTO branches VALUES ('org/core', 'epic/1-audit', 's', 1)")
+    con.execute("INSERT INTO branches (repo, name, sha, run_id) VALUES ('org/core', 'epic/1-audit', 's', 1)")
     con.execute(
         "INSERT INTO finding_rows VALUES ('org/core', 5, 1, 'A', 'a', 'High', 'security', 'file', 'small', 'fp1',"
         " true, true, ['audit']), ('org/core', 5, 2, 'B', 'b', 'low', 'docs', 'file', 'small', 'fp2', true, true, [])"
@@ -231,7 +233,7 @@ def epic_with_every_reference_form(con) -> None:
     add_issue(con, 7, labels=["Jules", "severity:high"])
     add_comment(con, 7, "Parent: #1")
     add_comment(con, 4, "Parent: #9")
-    con.execute("INSERT INTO branches VALUES ('org/core', 'epic/1-audit', 's', 1), ('org/core', 'epic/10-x', 's', 1)")
+    con.execute("INSERT INTO branches (repo, name, sha, run_id) VALUES ('org/core', 'epic/1-audit', 's', 1), ('org/core', 'epic/10-x', 's', 1)")
 
 
 def child(child: int, phase: int, phase_title: str | None, line: int, state: str, **flags: Any) -> dict[str, Any]:
@@ -535,4 +537,26 @@ def test_repo_tiers_follow_the_priority_order(con):
          "count_audits": 1, "count_epics": 1},
         {"repo": "org/idle", "stage": "idle", "tier": None, "rank": None, "count_open": 0,
          "count_audits": 0, "count_epics": 0},
+    ]  # fmt: skip
+
+
+# ── failure modes ─────────────────────────────────────────────────────────────
+
+
+def test_failure_modes_name_each_detection_and_its_recovery(con):
+    add_snapshot(con)
+    add_issue(con, 1, "[Audit] Licences", body="No issues found.")
+    add_pr(con, 10, base_ref="epic/5-x", mergeable_state="dirty", mergeable=False, ci_state="success",
+           detail_at=DAY, checks_total=1)  # fmt: skip
+    add_pr(con, 11, base_ref="epic/5-x", mergeable_state="dirty", mergeable=False, ci_state="success",
+           detail_at=DAY, checks_total=1)  # fmt: skip
+    add_pr(con, 12, base_ref="dev", mergeable_state="behind", ci_state="none", detail_at=DAY, checks_total=0)
+    _insert(con, "branches", {"repo": REPO, "name": "epic/5-x", "sha": "a", "ahead_by": 1, "behind_by": 25})
+    got = rows(con, "SELECT failure, target, recovery FROM failure_modes ORDER BY failure, target")
+    assert got == [
+        {"failure": "PR behind its base", "target": "12", "recovery": "update the branch"},
+        {"failure": "cascade conflicts", "target": "epic/5-x", "recovery": "serialise merges: nudge one PR at a time"},
+        {"failure": "epic branch diverged", "target": "epic/5-x",
+         "recovery": "merge the default branch into the epic branch"},
+        {"failure": "no actionable findings", "target": "1", "recovery": "close as not applicable"},
     ]  # fmt: skip

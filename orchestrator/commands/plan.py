@@ -164,10 +164,12 @@ def budget(
 
 
 def _print_forecast(data: dict[str, Any]) -> None:
-    """Whatever `budget_forecast` returned, readably: a table of its epics and its other figures."""
-    rows = data.get("epics") if isinstance(data, dict) else None
-    if rows:
-        print_frame(pd.DataFrame(rows), title="forecast")
-    for key, value in (data or {}).items():
-        if key != "epics":
-            console.print(f"  {key.replace('_', ' ')}: {value}")
+    """`budget_forecast`'s answer: its lists of epics as tables, its other figures as lines."""
+    for key, value in data.items():
+        label = key.replace("_", " ")
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            print_frame(pd.DataFrame(value), title=label)
+        elif isinstance(value, dict):
+            console.print(f"  {label}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+        elif value not in (None, [], ""):
+            console.print(f"  {label}: {value}")
