@@ -113,13 +113,13 @@ def test_a_person_adding_the_agent_label_spends_quota(sandbox, settings, tmp_pat
 def test_budget_json_equals_the_ledger(sandbox, settings, tmp_path):
     snapshot(settings)
     now = datetime.utcnow().replace(microsecond=0)
+    midnight = now.replace(hour=0, minute=0, second=0)  # rows inside today, whatever the time of the run
+    rows = [("done", 1), ("done", 2), ("pending", 3), ("failed", 1), ("done", -6)]
     with store.writer(settings.database.path) as con:
-        for seq, (status, hours) in enumerate(
-            [("done", 1), ("done", 2), ("pending", 0), ("failed", 1), ("done", 30)], 1
-        ):
+        for seq, (status, hours) in enumerate(rows, 1):
             con.execute(
                 "INSERT INTO action_log VALUES ('p1', ?, 'dispatch', 'dappcore/core', ?, ?, 'r', NULL, 1, 'Snider', ?)",
-                [seq, str(900 + seq), status, now - timedelta(hours=hours)],
+                [seq, str(900 + seq), status, midnight + timedelta(hours=hours)],
             )
         expected = con.execute(
             """SELECT count(*) FROM action_log WHERE action = 'dispatch' AND status IN ('done', 'pending')

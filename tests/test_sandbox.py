@@ -13,7 +13,7 @@ import github
 import httpx
 import pytest
 
-from orchestrator.sandbox.seed import INVENTORY
+from orchestrator.sandbox.seed import HISTORY_EPICS, INVENTORY
 from orchestrator.sandbox.server import SandboxServer
 from orchestrator.sandbox.state import SandboxState
 
@@ -533,3 +533,26 @@ def test_recorded_pagination_and_redirect_match(http, server):
     server.state.rename_repo("dappcore/core-devops", "devops")
     moved = http.get("/repos/dappcore/core-devops", follow_redirects=False)
     assert set(interactions[0][2]) <= set(moved.json())
+
+
+def test_demo_has_finished_epics_for_the_backtest(server):
+    """Closed epics over the last weeks (all children merged by the agent, phase by phase) and half-done ones."""
+    state = server.state
+    closed, half = 0, 0
+    for spec in HISTORY_EPICS:
+        repo = state.repo(f"dappcore/{spec.repo}")
+        epic = next(i for (rid, _), i in state.issues.items() if rid == repo.id and i.title == spec.title)
+        kids = [state.issue(repo.full_name, int(n)) for n in re.findall(r"- \[[ x]\] #(\d+)", epic.body)]
+        assert len(kids) == sum(spec.phases) + spec.added and epic.body.count("## Phase") == len(spec.phases)
+        assert all("jules" in k.labels or k.state == "open" for k in kids)
+        done = [k for k in kids if k.state == "closed"]
+        assert all(k.state_reason == "completed" and k.closed_at < NOW for k in done)
+        if spec.done is None:
+            assert epic.state == "closed" and len(done) == len(kids) and epic.closed_at >= max(k.closed_at for k in kids)
+            assert NOW - epic.created_at <= timedelta(days=70)
+            closed += 1
+        else:
+            assert epic.state == "open" and len(done) == spec.done
+            assert timedelta(days=21) <= NOW - epic.created_at <= timedelta(days=36)
+            half += 1
+    assert closed >= 10 and half >= 2

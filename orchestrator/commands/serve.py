@@ -22,7 +22,7 @@ def serve(
     """Run the snapshot, morning, midday and evening schedules until stopped (Ctrl-C).
 
     Without PREFECT_API_URL a local Prefect server (SQLite) is started and stopped with it.
-    Times come from the optional [schedule] table of the configuration.
+    Times come from the optional `schedule` section of the configuration.
 
     Example: orchestrator --config orchestrator.toml serve --port 4200
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ class RepoSpec:
     open_prs: tuple[str, ...] = ()  # kinds of open PRs (see _open_pr)
 
 
-# The runbook's "Repo Inventory" (2026-02-04); core's open count is "40+".
+# The runbook's "Repo Inventory" (2026-02-04); core's open count is "40+" (45, and the 7 open
+# issues of its two half-done history epics, see HISTORY_EPICS).
 INVENTORY: tuple[RepoSpec, ...] = (
-    RepoSpec("core", "dev", 45, 0, "Go", 330),
+    RepoSpec("core", "dev", 52, 0, "Go", 330),
     RepoSpec("core-php", "dev", 28, 15, "PHP", 96, ("clean", "dirty", "failing", "status-failure")),
     RepoSpec("core-claude", "dev", 30, 0, "TypeScript", 84, ("clean", "clean-fixes")),
     RepoSpec("core-api", "dev", 22, 3, "PHP", 70, ("behind", "changes-requested")),
@@ -259,6 +261,7 @@ class Builder:
     pending_fix: list[tuple[int, datetime]] = field(default_factory=list)  # closed jules issues awaiting a PR
     # Work that must happen after some number (e.g. a child's merged PR): run in the next history slot.
     deferred: list[Callable[[int, datetime], None]] = field(default_factory=list)
+    history: EpicHistory | None = None  # finished epics woven into the free numbers
 
     @property
     def full(self) -> str:
@@ -278,17 +281,47 @@ class Builder:
     def build(self) -> None:
         """Create every number from 1 to spec.numbers: planned items, deferred work, or history."""
         repo = self.state.repo(self.full)
+        planned = sorted(self.plan)
         for number in range(1, self.spec.numbers + 1):
             assert repo.next_number == number, (self.full, number, repo.next_number)
             when = self.created_at(number)
             if number in self.plan:
                 self.plan[number](number, when)
-            elif self.deferred:
+                continue
+            # an unplanned number may be created any time between the previous number and the next
+            # planned one (which keeps its date), a minute apart each
+            after = self._after(number - 1)
+            when = max(when, after)
+            nxt = next((n for n in planned if n > number), None)
+            until = (self.created_at(nxt) if nxt else self.now - timedelta(hours=3)) - timedelta(
+                minutes=(nxt or number + 1) - number)
+            if self.deferred:
                 self.deferred.pop(0)(number, when)
-            else:
+            elif not (self.history and self.history.take(number, after, until,
+                                                         lambda k, n=number: self._burst_end(n, k))):
                 self.filler(number, when)
+        if self.history:
+            self.history.finish()
         while self.deferred:  # anything left takes the next numbers
             self.deferred.pop(0)(repo.next_number, self.now - timedelta(hours=3))
+
+    def _after(self, number: int) -> datetime:
+        """A minute after `number` was created (numbers and dates increase together)."""
+        found = self.state.issues.get((self.state.repo(self.full).id, number))
+        return (found.created_at if found else self.now - timedelta(days=430)) + timedelta(minutes=1)
+
+    def _burst_end(self, number: int, count: int) -> datetime | None:
+        """The date of the last planned item among the numbers it takes to find `count` free ones from
+        `number` on (None: none in between; the far future: not enough numbers left)."""
+        free, end = 0, None
+        for n in range(number, self.spec.numbers + 1):
+            if n in self.plan:
+                end = self.created_at(n)
+            else:
+                free += 1
+                if free == count:
+                    return end
+        return datetime.max.replace(tzinfo=UTC)
 
     def filler(self, number: int, when: datetime) -> None:
         """Closed history: recent numbers are agent work (jules issue + bot PR), older ones ordinary."""
@@ -470,7 +503,7 @@ def _plan_core(b: Builder) -> None:
                 b.plan[_free_after(b, 303)] = _core_child_pr(b, epic, child, kind)
     # plain open issues to reach "40+" and a few standalone open PRs
     open_children = sum(ch in "ODd" for e in CORE_EPICS for ch in "".join(e.phases))
-    extra = b.spec.open_issues - open_children - len(CORE_EPICS)
+    extra = b.spec.open_issues - open_children - len(CORE_EPICS) - _history_open(b.spec.name)
     for i in range(extra):
         b.plan[_free_after(b, 135 + i * 17)] = b.open_feature(i)
     for i, kind in enumerate(("draft", "status-failure", "stale", "pending", "clean-fixes")):
@@ -611,6 +644,273 @@ def _plan_mcp_epic(b: Builder) -> None:
     b.plan[40] = epic
 
 
+
+# ---------------------------------------------------------------------------------- finished epics
+@dataclass(frozen=True)
+class HistoryEpic:
+    """An epic worked through over the last weeks: children dispatched phase by phase, merged, closed.
+
+    ``done`` None: every child merges and the epic closes; a number: the epic stays open once that
+    many children merged (half done).
+    """
+
+    repo: str
+    title: str
+    slug: str
+    start_days_ago: float
+    phases: tuple[int, ...]  # children per phase when the epic is created
+    added: int = 0  # children added to the last phase after the epic was created (scope growth)
+    done: int | None = None
+
+
+# Placed where each repo has free numbers enough (numbers and dates increase together), so that
+# with seed 7 every one of them finishes (or stops half done) inside the history window.
+HISTORY_EPICS: tuple[HistoryEpic, ...] = (
+    HistoryEpic("core", "Epic: Tenant isolation", "tenant-isolation", 35, (1, 2, 1), done=2),
+    HistoryEpic("core", "Epic: Observability", "observability", 34, (2, 2, 2), done=3),
+    HistoryEpic("core", "Epic: Session management", "session-management", 64, (2, 2)),
+    HistoryEpic("core", "Epic: Queue worker reliability", "queue-reliability", 55, (1, 3, 1)),
+    HistoryEpic("core", "Epic: API error handling", "api-errors", 45, (2, 2), added=1),
+    HistoryEpic("core", "Epic: Config loading", "config-loading", 16, (1, 2)),
+    HistoryEpic("core-php", "Epic: Auth module hardening", "auth-hardening", 64, (1, 2)),
+    HistoryEpic("core-claude", "Epic: Prompt pipeline cleanup", "prompt-cleanup", 62, (2, 1)),
+    HistoryEpic("core-api", "Epic: Input validation", "input-validation", 50, (1, 2)),
+    HistoryEpic("core-admin", "Epic: Admin audit log", "admin-audit-log", 60, (1, 2)),
+    HistoryEpic("core-mcp", "Epic: Transport tests", "transport-tests", 56, (1, 2), added=1),
+    HistoryEpic("core-agent", "Epic: Runner security", "runner-security", 60, (1, 2)),
+)
+HISTORY_LANG = {"Go": "lang:go", "PHP": "lang:php", "TypeScript": "lang:ts"}
+FAILED_ATTEMPT_RATE = 0.1
+
+
+@dataclass
+class _HistoryChild:
+    phase: int  # 0-based
+    topic: tuple
+    added_after: timedelta | None = None  # scope growth: created this long after the epic
+    number: int | None = None
+    created: datetime | None = None
+    ready: datetime | None = None  # its phase may be dispatched from then on
+    labelled: bool = False
+    failures: int = 0
+    attempt: tuple[float, float, float] | None = None  # (lead days, share of lead before the PR, lag hours)
+    closed: datetime | None = None
+
+
+@dataclass
+class _HistoryRun:
+    spec: HistoryEpic
+    start: datetime
+    children: list[_HistoryChild]
+    number: int | None = None
+    created: datetime | None = None
+    merged: int = 0
+    finished: datetime | None = None
+
+    @property
+    def branch(self) -> str:
+        return f"epic/{self.number}-{self.spec.slug}"
+
+    def frozen(self) -> bool:
+        """A half-done epic stops once `done` children merged."""
+        return self.spec.done is not None and self.merged >= self.spec.done
+
+
+class EpicHistory:
+    """Finished (and half-done) epics woven into a repo's free history numbers.
+
+    The builder offers every free number with the window its creation time must fall in (after the
+    previous number, before the next); the item due earliest takes it: a child, the epic, an added
+    child or an agent PR. Dispatch, merge and close times follow from when each PR could be opened,
+    so numbers and dates still increase together.
+    """
+
+    def __init__(self, b: Builder, specs: list[HistoryEpic], rng: random.Random) -> None:
+        self.b, self.rng = b, rng
+        self.runs: list[_HistoryRun] = []
+        for spec in specs:
+            start = (b.now - timedelta(days=spec.start_days_ago, hours=rng.uniform(0, 20))).replace(second=0)
+            kids = [_HistoryChild(p, rng.choice(CHILD_TOPICS)) for p, n in enumerate(spec.phases) for _ in range(n)]
+            kids += [_HistoryChild(len(spec.phases) - 1, rng.choice(CHILD_TOPICS),
+                                   added_after=timedelta(hours=rng.uniform(20, 70))) for _ in range(spec.added)]
+            self.runs.append(_HistoryRun(spec, start, kids))
+
+    # ------------------------------------------------------------------ slots
+    def take(self, number: int, lo: datetime, hi: datetime,
+             burst_end: Callable[[int], datetime | None]) -> bool:
+        """Create the earliest due item at `number` if one fits in [lo, hi]; False leaves it to the filler.
+
+        An epic and its first children are created together: they start only where the numbers they
+        need are free within three days (`burst_end(k)`: the date of the last planned number
+        among the next k free ones).
+        """
+        for run in self.runs:  # an epic being created finishes first
+            if run.number is None and any(c.number is not None for c in run.children):
+                when, make = next(self._due(run, lo))
+                make(number, when)
+                return True
+        best: tuple[datetime, int, Callable[[int, datetime], None]] | None = None
+        for i, run in enumerate(self.runs):
+            if run.number is None:
+                end = burst_end(1 + sum(c.added_after is None for c in run.children))
+                if end is not None and end > max(lo, run.start) + timedelta(hours=72):
+                    continue
+            for when, make in self._due(run, lo):
+                if when <= hi and (best is None or when < best[0]):
+                    best = (when, i, make)
+        if best is None:
+            return False
+        best[2](number, best[0])
+        return True
+
+    def _due(self, run: _HistoryRun, lo: datetime):
+        initial = [c for c in run.children if c.added_after is None]
+        waiting = [c for c in initial if c.number is None]
+        if waiting:
+            k = len(initial) - len(waiting)
+            yield max(run.start + timedelta(minutes=3 * k), lo), lambda n, t, c=waiting[0]: self._child(run, c, n, t)
+            return
+        if run.number is None:
+            last = max(c.created for c in initial)  # type: ignore[type-var]
+            yield max(last + timedelta(minutes=6), lo), lambda n, t: self._epic(run, n, t)
+            return
+        for c in run.children:
+            if c.number is None:
+                yield max(run.created + c.added_after, lo), lambda n, t, c=c: self._child(run, c, n, t)  # type: ignore[operator]
+        if run.frozen():
+            return
+        for c in run.children:
+            if c.number is None or c.ready is None or c.closed is not None:
+                continue
+            if c.attempt is None:
+                lead = min(6.0, max(0.5, self.rng.lognormvariate(math.log(1.5), 0.6)))
+                c.attempt = (lead, self.rng.uniform(0.2, 0.6), self.rng.uniform(0.5, 9))
+            lead, share, lag = c.attempt
+            opened = max(c.ready + timedelta(hours=lag) + timedelta(days=lead * share), lo)
+            if opened + timedelta(days=lead * (1 - share)) < self.b.now - timedelta(hours=3):
+                yield opened, lambda n, t, c=c: self._pr(run, c, n, t)
+
+    # ------------------------------------------------------------------ items
+    def _child(self, run: _HistoryRun, c: _HistoryChild, number: int, when: datetime) -> None:
+        b = self.b
+        area, title, labels = c.topic
+        lang = HISTORY_LANG.get(b.spec.language)
+        body = (f"From the audit of `{b.repo}`.\n\n**Area:** {area}\n\n"
+                "Acceptance: tests cover the fix; no regression in CI.")
+        b.state.add_issue(b.full, f"{area}: {title}", body, labels=("audit", *labels, *((lang,) if lang else ())),
+                          created_at=when, user=DEFAULT_LOGIN)
+        c.number, c.created = number, when
+        if run.number is not None:  # scope growth: listed in the epic from now on
+            b.state.add_comment(b.full, number, f"Parent: #{run.number}", DEFAULT_LOGIN, when + timedelta(minutes=2))
+            self._maybe_ready(run, c.phase)
+
+    def _epic(self, run: _HistoryRun, number: int, when: datetime) -> None:
+        b = self.b
+        b.state.add_issue(b.full, run.spec.title, self._body(run), labels=("epic", "agentic"), created_at=when,
+                          user=DEFAULT_LOGIN)
+        run.number, run.created = number, when
+        repo = b.state.repo(b.full)
+        repo.branches[run.branch] = repo.branches[repo.default_branch]
+        for i, c in enumerate(c for c in run.children if c.number is not None):
+            b.state.add_comment(b.full, c.number, f"Parent: #{number}", DEFAULT_LOGIN, when + timedelta(minutes=1 + i))
+        self._set_ready(run, 0, when + timedelta(hours=self.rng.uniform(1, 6)))
+
+    def _set_ready(self, run: _HistoryRun, phase: int, when: datetime) -> None:
+        for c in run.children:
+            if c.phase == phase and c.ready is None and c.number is not None:
+                c.ready = max(when, c.created + timedelta(minutes=30))  # type: ignore[operator]
+
+    def _maybe_ready(self, run: _HistoryRun, phase: int) -> None:
+        """An added child of a phase already under way is ready at once."""
+        if any(c.ready is not None for c in run.children if c.phase == phase):
+            self._set_ready(run, phase, max(c.ready for c in run.children if c.phase == phase and c.ready is not None))
+
+    def _pr(self, run: _HistoryRun, c: _HistoryChild, number: int, opened: datetime) -> None:
+        b, state, rng = self.b, self.b.state, self.rng
+        lead, share, _ = c.attempt  # type: ignore[misc]
+        c.attempt = None
+        dispatched = (opened - timedelta(days=lead * share)).replace(second=0, microsecond=0)
+        dispatched = max(dispatched, c.ready)  # type: ignore[type-var]
+        repo, issue = state.repo(b.full), state.issue(b.full, c.number)  # type: ignore[arg-type]
+        if not c.labelled:
+            state._add_labels(repo, issue, ["jules"], DEFAULT_LOGIN, dispatched)
+            if c.failures == 0:
+                state.add_comment(b.full, issue.number, f"Target branch: `{run.branch}` (epic #{run.number})",
+                                  DEFAULT_LOGIN, dispatched + timedelta(minutes=1))
+            c.labelled = True
+        title = f"fix: {issue.title}"
+        head = f"jules/{issue.number}-{'retry' if c.failures else 'fix'}"
+        body = f"Fixes #{issue.number}\n\nAutomated change by Jules."
+        if c.failures == 0 and rng.random() < FAILED_ATTEMPT_RATE:
+            closed = opened + timedelta(hours=rng.uniform(5, 30))
+            state.add_pull(b.full, title, head=head, base=run.branch, body=body, user=AGENT_BOT, state="closed",
+                           created_at=opened, closed_at=closed, ci="failure")
+            state.delete_ref(b.full, head)
+            state.add_comment(b.full, issue.number, "The agent's PR failed CI twice; closed it, re-dispatching.",
+                              DEFAULT_LOGIN, closed + timedelta(minutes=5))
+            state._remove_label(repo, issue, "jules", DEFAULT_LOGIN, closed + timedelta(minutes=6))
+            c.failures, c.labelled, c.ready = 1, False, closed + timedelta(minutes=10)
+            issue.updated_at = max(issue.updated_at, closed + timedelta(minutes=10))
+            return
+        merged = max(dispatched + timedelta(days=lead), opened + timedelta(hours=1)).replace(second=0, microsecond=0)
+        state.add_pull(b.full, title, head=head, base=run.branch, body=body, user=AGENT_BOT, merged=True,
+                       created_at=opened, closed_at=merged, merged_by=DEFAULT_LOGIN,
+                       reviews=[(DEFAULT_LOGIN, "APPROVED")])
+        state.delete_ref(b.full, head)
+        c.closed = merged + timedelta(minutes=10)
+        state._close(issue, DEFAULT_LOGIN, c.closed, "completed")
+        issue.updated_at = max(issue.updated_at, c.closed)
+        run.merged += 1
+        phase = [x for x in run.children if x.phase == c.phase]
+        if all(x.closed is not None for x in phase):
+            end = max(x.closed for x in phase)  # type: ignore[type-var]
+            if c.phase + 1 < len(run.spec.phases):
+                self._set_ready(run, c.phase + 1, end + timedelta(hours=rng.uniform(1, 8)))
+            elif all(x.closed is not None for x in run.children) and run.spec.done is None:
+                run.finished = min(end + timedelta(hours=rng.uniform(2, 18)), b.now - timedelta(hours=1))
+
+    # ------------------------------------------------------------------ the end
+    def _body(self, run: _HistoryRun) -> str:
+        lines = [f"## {run.spec.title.removeprefix('Epic: ')}", "",
+                 "Tracking epic created by the orchestrator. Children are dispatched phase by phase.", ""]
+        for p in range(len(run.spec.phases)):
+            lines.append(f"## Phase {p + 1}: {PHASE_NAMES[p]}")
+            for c in run.children:
+                if c.phase == p and c.number is not None:
+                    lines.append(f"- [{'x' if c.closed else ' '}] #{c.number}")
+            lines.append("")
+        return "\n".join(lines).rstrip() + "\n"
+
+    def finish(self) -> None:
+        """Final epic bodies (ticks, added children); finished epics closed and their branch merged away."""
+        state, b = self.b.state, self.b
+        for run in self.runs:
+            if run.number is None:
+                continue
+            epic = state.issue(b.full, run.number)
+            epic.body = self._body(run)
+            if run.spec.done is not None:  # half done: the next child of the open phase is with the agent
+                nxt = next((c for c in run.children if c.ready and not c.closed and c.number and not c.labelled), None)
+                if nxt is not None and nxt.ready < b.now:  # type: ignore[operator]
+                    state._add_labels(state.repo(b.full), state.issue(b.full, nxt.number), ["jules"],
+                                      DEFAULT_LOGIN, nxt.ready)
+                    state.add_comment(b.full, nxt.number, f"Target branch: `{run.branch}` (epic #{run.number})",
+                                      DEFAULT_LOGIN, nxt.ready + timedelta(minutes=1))  # type: ignore[operator]
+                    state.issue(b.full, nxt.number).updated_at = max(state.issue(b.full, nxt.number).updated_at,
+                                                                     nxt.ready)
+                continue
+            if run.finished is None:
+                continue  # ran out of history: it stays open
+            state._close(epic, DEFAULT_LOGIN, run.finished, "completed")
+            epic.updated_at = max(epic.updated_at, run.finished)
+            state.delete_ref(b.full, run.branch)
+
+
+def _history_open(repo: str) -> int:
+    """Open issues the half-done history epics of a repo leave: each epic and its children not merged."""
+    return sum(1 + sum(e.phases) + e.added - e.done for e in HISTORY_EPICS if e.repo == repo and e.done is not None)
+
+
 # ---------------------------------------------------------------------------------- entry point
 def seed_demo(state: SandboxState, seed: int = 7, now: datetime | None = None) -> None:
     """Fill state with the dappcore demo organisation (deterministic in seed and now)."""
@@ -626,10 +926,10 @@ def seed_demo(state: SandboxState, seed: int = 7, now: datetime | None = None) -
         org = state.add_org(ORG, name="dAppCore", members=MEMBERS)
         org.created_at = now - timedelta(days=1500)
         for spec in INVENTORY:
-            _seed_repo(state, spec, rng, now)
+            _seed_repo(state, spec, rng, now, seed)
 
 
-def _seed_repo(state: SandboxState, spec: RepoSpec, rng: random.Random, now: datetime) -> None:
+def _seed_repo(state: SandboxState, spec: RepoSpec, rng: random.Random, now: datetime, seed: int = 7) -> None:
     created = now - timedelta(days=430)
     repo = state.add_repo(ORG, spec.name, default_branch=spec.default_branch, language=spec.language,
                           description=f"{spec.name} — part of the dAppCore platform", created_at=created)
@@ -639,6 +939,9 @@ def _seed_repo(state: SandboxState, spec: RepoSpec, rng: random.Random, now: dat
         state.add_commit(repo.full_name, spec.default_branch, f"chore: bootstrap ({i + 1})", DEFAULT_LOGIN,
                          created + timedelta(days=i))
     b = Builder(state, rng, now, spec.name, spec)
+    history = [e for e in HISTORY_EPICS if e.repo == spec.name]
+    if history:  # its own random stream: the rest of the demo stays as it was
+        b.history = EpicHistory(b, history, random.Random(f"{seed}/{spec.name}/history"))
     if spec.name == "core":
         _plan_core(b)
     elif spec.audits <= 1 and spec.open_issues <= 12:
