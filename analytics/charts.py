@@ -45,8 +45,17 @@ def _fan(ax, as_of: pd.Timestamp, done: float, total: float, p50, p85, p95, hori
         ax.annotate(text, (end, total), textcoords="offset points", xytext=(2, lift), fontsize=7, color="tab:blue")
 
 
-def _draw(path: Path, title: str, hist: pd.DataFrame, as_of: pd.Timestamp, p50, p85, p95,
-          horizon: pd.Timestamp, note: str | None = None) -> Path:
+def _draw(
+    path: Path,
+    title: str,
+    hist: pd.DataFrame,
+    as_of: pd.Timestamp,
+    p50,
+    p85,
+    p95,
+    horizon: pd.Timestamp,
+    note: str | None = None,
+) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=90)
     try:
@@ -93,8 +102,11 @@ def render_charts(
     as_of_ts = pd.Timestamp(as_of)
     horizon = as_of_ts + pd.Timedelta(days=horizon_days)
     # a fan that never ends is drawn to a readable horizon, not two years out
-    finite = [pd.Timestamp(v) for v in list(epic_forecast.get("p95", [])) + [org.get("p95")]
-              if v is not None and not pd.isna(v)]
+    finite = [
+        pd.Timestamp(v)
+        for v in list(epic_forecast.get("p95", [])) + [org.get("p95")]
+        if v is not None and not pd.isna(v)
+    ]
     view_end = max(finite + [as_of_ts + pd.Timedelta(days=14)]) + pd.Timedelta(days=7)
     paths: list[Path] = []
     hist = history.copy()
@@ -119,18 +131,46 @@ def render_charts(
         note = "not every epic completes within the horizon at this rate"
     elif org.get("thin_history"):
         note = "thin history: wide interval"
-    paths.append(_draw(out / "org.png", f"All open epics ({len(keys)}): done by", org_hist, as_of_ts,
-                       org.get("p50"), org.get("p85"), org.get("p95"), min(horizon, view_end), note))
+    paths.append(
+        _draw(
+            out / "org.png",
+            f"All open epics ({len(keys)}): done by",
+            org_hist,
+            as_of_ts,
+            org.get("p50"),
+            org.get("p85"),
+            org.get("p95"),
+            min(horizon, view_end),
+            note,
+        )
+    )
     if len(epic_forecast):
-        order = epic_forecast.assign(_k=pd.to_datetime(epic_forecast["p85"]).fillna(horizon)).sort_values(
-            "_k", ascending=False).head(max_epics)
+        order = (
+            epic_forecast.assign(_k=pd.to_datetime(epic_forecast["p85"]).fillna(horizon))
+            .sort_values("_k", ascending=False)
+            .head(max_epics)
+        )
         for row in order.itertuples(index=False):
             h = hist[(hist["repo"] == row.repo) & (hist["epic"] == row.epic)] if len(hist) else hist
-            note = "beyond horizon at this rate" if bool(row.beyond_horizon) else (
-                "thin history: wide interval" if bool(row.thin_history) else None)
+            note = (
+                "beyond horizon at this rate"
+                if bool(row.beyond_horizon)
+                else ("thin history: wide interval" if bool(row.thin_history) else None)
+            )
             name = f"{_slug(str(row.repo))}-{int(row.epic)}.png"
-            paths.append(_draw(out / name, f"{row.repo}#{int(row.epic)}", h, as_of_ts, row.p50, row.p85, row.p95,
-                               min(horizon, view_end), note))
+            paths.append(
+                _draw(
+                    out / name,
+                    f"{row.repo}#{int(row.epic)}",
+                    h,
+                    as_of_ts,
+                    row.p50,
+                    row.p85,
+                    row.p95,
+                    min(horizon, view_end),
+                    note,
+                )
+            )
     return paths
 
 

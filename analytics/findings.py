@@ -283,8 +283,11 @@ def _walk(sec: _Section, sev: str | None, typ: str | None, ctx: _Ctx, root: bool
         category = _category(words, rules)
     toks, children, had_details = list(sec.toks), list(sec.children), False
     # Sub-headings such as "Description"/"Fix" belong to the finding above, if all are such.
-    if not root and category is None and children and all(
-        _in_list(_words(c.title), parse["detail_headings"], rules) for c in children
+    if (
+        not root
+        and category is None
+        and children
+        and all(_in_list(_words(c.title), parse["detail_headings"], rules) for c in children)
     ):
         for child in children:
             toks += _flatten(child)
@@ -462,8 +465,11 @@ def _table(rows: list[list[str]], sev: str | None, typ: str | None, ctx: _Ctx) -
         title = cells[title_col].strip()
         if not title or _is_non_finding(title, ctx.rules):
             continue
-        extra = [f"{rows[0][i].strip() or 'Note'}: {c.strip()}" for i, c in enumerate(cells[: len(header)])
-                 if i != title_col and i not in index_cols and c.strip()]
+        extra = [
+            f"{rows[0][i].strip() or 'Note'}: {c.strip()}"
+            for i, c in enumerate(cells[: len(header)])
+            if i != title_col and i not in index_cols and c.strip()
+        ]
         ctx.raws.append(_Raw(title, "\n".join(extra), sev, typ))
 
 

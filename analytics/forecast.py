@@ -138,10 +138,7 @@ def estimate_parameters(history: History, today: date) -> Params:
         known = d["resolved_at"].isna().to_numpy() | _before(d["resolved_at"], today)
         failed &= known
     s_tot, f_tot = int(merged.sum()), int(failed.sum())
-    repo_counts = {
-        str(r): (int(merged[g].sum()), int(failed[g].sum()))
-        for r, g in d.groupby("repo").indices.items()
-    }
+    repo_counts = {str(r): (int(merged[g].sum()), int(failed[g].sum())) for r, g in d.groupby("repo").indices.items()}
     leads = np.clip(_days(d["dispatched_at"][merged], d["merged_at"][merged]), 0, None).astype(float)
     repos_m = d["repo"].to_numpy()[merged]
     repo_leads = {str(r): leads[repos_m == r] for r in np.unique(repos_m)}
@@ -204,8 +201,11 @@ def estimate_parameters(history: History, today: date) -> Params:
         if window >= 7 and n_new > 0:
             arrival_shape, arrival_rate = float(n_new), float(window)
             prio = ep["priority"] if "priority" in ep.columns else pd.Series(1, index=ep.index)
-            templates = [(str(r), int(p), [int(x) for x in ph])
-                         for r, p, ph in zip(ep["repo"], prio, ep["initial_by_phase"], strict=False) if sum(ph) > 0]
+            templates = [
+                (str(r), int(p), [int(x) for x in ph])
+                for r, p, ph in zip(ep["repo"], prio, ep["initial_by_phase"], strict=False)
+                if sum(ph) > 0
+            ]
     return Params(
         org_alpha=PRIOR_SUCCESS[0] + s_tot,
         org_beta=PRIOR_SUCCESS[1] + f_tot,
@@ -258,8 +258,14 @@ class SimResult:
 
 
 def _allocate(
-    cs: np.ndarray, per_repo: np.ndarray, nrep: np.ndarray, cap: int, share_cap: int,
-    starts: np.ndarray, group: np.ndarray, gorder: np.ndarray,
+    cs: np.ndarray,
+    per_repo: np.ndarray,
+    nrep: np.ndarray,
+    cap: int,
+    share_cap: int,
+    starts: np.ndarray,
+    group: np.ndarray,
+    gorder: np.ndarray,
 ) -> np.ndarray:
     """Share one day's capacity: per-repo cap first, then priority order; returns tasks per cell.
 
@@ -337,10 +343,16 @@ def simulate(
     for i, p in enumerate(plist):
         phases[i, : len(p)] = p
 
-    lead_tab = np.stack(
-        [_lead_table(params.repo_lead_samples.get(r, np.array([])), params.lead_samples, POOLED_LEAD_WEIGHT)
-         for r in repos]
-    ) if repos else np.zeros((0, QGRID))
+    lead_tab = (
+        np.stack(
+            [
+                _lead_table(params.repo_lead_samples.get(r, np.array([])), params.lead_samples, POOLED_LEAD_WEIGHT)
+                for r in repos
+            ]
+        )
+        if repos
+        else np.zeros((0, QGRID))
+    )
     fail_src = params.fail_lag_samples if len(params.fail_lag_samples) else params.lead_samples
     fail_tab = _lead_table(fail_src, np.array([]), 0.0)
     lead_flat = lead_tab.reshape(-1)
@@ -478,8 +490,8 @@ def simulate(
             idx = np.flatnonzero(active & (S["next_add"] <= t))
             if len(idx):
                 qf[idx] += 1
-                S["next_add"].reshape(-1)[idx] += (
-                    rng.exponential(1.0, size=len(idx)) / np.maximum(S["lam"].reshape(-1)[idx], 1e-12)
+                S["next_add"].reshape(-1)[idx] += rng.exponential(1.0, size=len(idx)) / np.maximum(
+                    S["lam"].reshape(-1)[idx], 1e-12
                 )
             if cap <= 0:
                 continue
@@ -586,13 +598,27 @@ def summarize(sim: SimResult, by_date: date | None = None) -> pd.DataFrame:
 def summarize_org(sim: SimResult, by_date: date | None = None) -> dict:
     """Organisation level: the date by which all epics are done (P50/P85/P95)."""
     if sim.done_day.shape[1] == 0:
-        return {"p50": sim.today, "p85": sim.today, "p95": sim.today, "prob_done_by": 1.0,
-                "beyond_horizon": False, "expected_tasks": 0.0, "thin_history": False}
+        return {
+            "p50": sim.today,
+            "p85": sim.today,
+            "p95": sim.today,
+            "prob_done_by": 1.0,
+            "beyond_horizon": False,
+            "expected_tasks": 0.0,
+            "thin_history": False,
+        }
     all_done = sim.done_day.max(1)
     p50, p85, p95 = (x[0] for x in _pct_dates(all_done[:, None], sim.today, sim.horizon_days))
     prob = None if by_date is None else float((all_done <= (by_date - sim.today).days).mean())
-    return {"p50": p50, "p85": p85, "p95": p95, "prob_done_by": prob, "beyond_horizon": p95 is None,
-            "expected_tasks": float(sim.tasks.sum(1).mean()), "thin_history": bool(sim.thin.any())}
+    return {
+        "p50": p50,
+        "p85": p85,
+        "p95": p95,
+        "prob_done_by": prob,
+        "beyond_horizon": p95 is None,
+        "expected_tasks": float(sim.tasks.sum(1).mean()),
+        "thin_history": bool(sim.thin.any()),
+    }
 
 
 def forecast_epics(
@@ -622,7 +648,7 @@ def forecast_org(
     horizon_days: int = 730,
     by_date: date | None = None,
 ) -> dict:
-    """"All epics done by" P50/P85/P95 for the organisation (same simulation as ``forecast_epics``)."""
+    """ "All epics done by" P50/P85/P95 for the organisation (same simulation as ``forecast_epics``)."""
     sim = simulate(epics, params, capacity_per_day, today, trials, seed, max_repo_share, horizon_days)
     return summarize_org(sim, by_date)
 
@@ -663,8 +689,10 @@ def state_at(
         resolved = resolved | (d["failed"].to_numpy(dtype=bool) & _before(d["resolved_at"], cutoff))
     last = d.assign(resolved=resolved).sort_values("dispatched_at").groupby(["repo", "issue"]).tail(1)
     inflight = last[~last["resolved"]]
-    age = {(r, i): (pd.Timestamp(cutoff) - pd.Timestamp(x)).days
-           for r, i, x in zip(inflight["repo"], inflight["issue"], inflight["dispatched_at"], strict=False)}
+    age = {
+        (r, i): (pd.Timestamp(cutoff) - pd.Timestamp(x)).days
+        for r, i, x in zip(inflight["repo"], inflight["issue"], inflight["dispatched_at"], strict=False)
+    }
     ep = epics[_before(epics["created_at"], cutoff)]
     prio = {(r, e): p for r, e, p in zip(ep["repo"], ep["epic"], ep["priority"], strict=False)}
     created = {(r, e): c for r, e, c in zip(ep["repo"], ep["epic"], ep["created_at"], strict=False)}
@@ -682,8 +710,13 @@ def state_at(
         first = int(og["phase"].min())
         ages = [age[(r, c)] for c in og.loc[og["phase"] == first, "child"] if (r, c) in age]
         out.append(EpicInput(str(r), int(e), rem, int(prio[(r, e)]), pd.Timestamp(created[(r, e)]).date(), ages))
-    ec = pd.to_datetime(pd.Series([created.get((r, e), pd.NaT) for r, e in zip(ch["repo"], ch["epic"], strict=False)],
-                                  index=ch.index, dtype="object"))
+    ec = pd.to_datetime(
+        pd.Series(
+            [created.get((r, e), pd.NaT) for r, e in zip(ch["repo"], ch["epic"], strict=False)],
+            index=ch.index,
+            dtype="object",
+        )
+    )
     sa = ch[pd.to_datetime(ch["created_at"]).dt.normalize() > ec.dt.normalize()]
     init = ch[pd.to_datetime(ch["created_at"]).dt.normalize() <= ec.dt.normalize()]
     initial = {

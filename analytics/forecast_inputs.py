@@ -65,13 +65,22 @@ def dispatches_from(
     starts = pd.concat(given, ignore_index=True)
     starts["at"] = pd.to_datetime(starts["at"])
     first = starts.groupby(["repo", "number"])["at"].min()
-    iss = {(r, int(n)): (s, sr, _ts(c)) for r, n, s, sr, c in
-           zip(issues["repo"], issues["number"], issues["state"], issues["state_reason"], issues["closed_at"],
-               strict=False)}
+    iss = {
+        (r, int(n)): (s, sr, _ts(c))
+        for r, n, s, sr, c in zip(
+            issues["repo"], issues["number"], issues["state"], issues["state_reason"], issues["closed_at"], strict=False
+        )
+    }
     prs: dict[tuple[str, int], list[tuple]] = {}
     if pr_links is not None and len(pr_links):
-        for r, i, m, ma, ca in zip(pr_links["repo"], pr_links["issue"], pr_links["merged"],
-                                   pr_links["merged_at"], pr_links["closed_at"], strict=False):
+        for r, i, m, ma, ca in zip(
+            pr_links["repo"],
+            pr_links["issue"],
+            pr_links["merged"],
+            pr_links["merged_at"],
+            pr_links["closed_at"],
+            strict=False,
+        ):
             prs.setdefault((r, int(i)), []).append((bool(m) if not pd.isna(m) else False, _ts(ma), _ts(ca)))
     rows = []
     for (repo, number), t0 in first.items():
@@ -81,8 +90,11 @@ def dispatches_from(
         state, reason, closed = iss.get(key, (None, None, pd.NaT))
         if state == "closed" and not pd.isna(closed) and str(reason or "completed").lower() != "not_planned":
             merged_at = closed if pd.isna(merged_at) else min(merged_at, closed)
-        failed_prs = sorted(ca for m, _, ca in links if not m and not pd.isna(ca) and ca >= t0
-                            and (pd.isna(merged_at) or ca <= merged_at))
+        failed_prs = sorted(
+            ca
+            for m, _, ca in links
+            if not m and not pd.isna(ca) and ca >= t0 and (pd.isna(merged_at) or ca <= merged_at)
+        )
         start = t0
         for ca in failed_prs:
             rows.append((repo, int(number), start, pd.NaT, True, ca))
@@ -124,8 +136,9 @@ def history_frames(children: pd.DataFrame, epics: pd.DataFrame) -> tuple[pd.Data
     ec = {(r, e): c for r, e, c in zip(epics["repo"], epics["epic"], pd.to_datetime(epics["created_at"]), strict=False)}
     missing = ch["created_at"].isna()
     if missing.any():
-        ch.loc[missing, "created_at"] = [ec.get((r, e), pd.NaT) for r, e in
-                                         zip(ch.loc[missing, "repo"], ch.loc[missing, "epic"], strict=False)]
+        ch.loc[missing, "created_at"] = [
+            ec.get((r, e), pd.NaT) for r, e in zip(ch.loc[missing, "repo"], ch.loc[missing, "epic"], strict=False)
+        ]
     ep = epics.merge(epic_priorities(ch), on=["repo", "epic"], how="inner")
     ep = ep.assign(created_at=pd.to_datetime(ep["created_at"]))[["repo", "epic", "created_at", "priority"]]
     cols = ["repo", "epic", "child", "phase", "created_at", "closed_at"]
@@ -154,8 +167,11 @@ def build_inputs(
     ep.loc[ep["created_at"].isna() | (ep["created_at"] >= cutoff), "created_at"] = cutoff - pd.Timedelta(microseconds=1)
     d = dispatches if dispatches is not None and len(dispatches) else pd.DataFrame(columns=DISPATCH_COLUMNS)
     found, history = state_at(ch, d, ep, cutoff)
-    open_keys = [(r, int(e)) for r, e, s in zip(epics["repo"], epics["epic"], epics["state"], strict=False)
-                 if str(s).lower() == "open"]
+    open_keys = [
+        (r, int(e))
+        for r, e, s in zip(epics["repo"], epics["epic"], epics["state"], strict=False)
+        if str(s).lower() == "open"
+    ]
     by_key = {(e.repo, e.epic): e for e in found}
     prio = {(r, int(e)): int(p) for r, e, p in zip(ep["repo"], ep["epic"], ep["priority"], strict=False)}
     created = {(r, int(e)): c for r, e, c in zip(epics["repo"], epics["epic"], epics["created_at"], strict=False)}
@@ -165,8 +181,11 @@ def build_inputs(
             out.append(by_key[key])
         else:
             c = created.get(key)
-            out.append(EpicInput(key[0], key[1], [], prio.get(key, 1),
-                                 None if c is None or pd.isna(c) else pd.Timestamp(c).date()))
+            out.append(
+                EpicInput(
+                    key[0], key[1], [], prio.get(key, 1), None if c is None or pd.isna(c) else pd.Timestamp(c).date()
+                )
+            )
     return out, history
 
 

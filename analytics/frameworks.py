@@ -29,8 +29,15 @@ import pandas as pd
 from analytics.classify import Rules, default_rules
 
 OUTPUT_COLUMNS = [
-    "candidate_id", "type", "title", "repo", "audit_number", "finding_index",
-    "fingerprint", "member_count", "repo_count",
+    "candidate_id",
+    "type",
+    "title",
+    "repo",
+    "audit_number",
+    "finding_index",
+    "fingerprint",
+    "member_count",
+    "repo_count",
 ]
 _WORD = re.compile(r"[a-z][a-z0-9_+#.-]*[a-z0-9+#]|[a-z]")
 

@@ -438,7 +438,9 @@ def _stuck_pr_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str]) -> 
         nudges = int(pr.get("count_nudges") or 0)
         last = pr.get("last_nudged_at")
         if last is not None and inputs.now_utc is not None:
-            if (inputs.now_utc - pd.Timestamp(last).to_pydatetime()).total_seconds() < rules.nudge_cooldown_hours * 3600:
+            if (
+                inputs.now_utc - pd.Timestamp(last).to_pydatetime()
+            ).total_seconds() < rules.nudge_cooldown_hours * 3600:
                 continue  # give the agent time to act on the last nudge
         if intervention == "escalate" or nudges >= rules.escalate_after_nudges:
             actions.append(
@@ -642,7 +644,7 @@ def build_plan(inputs: PlanInputs, rules: PlanRules, repos: set[str]) -> Plan:
     actions.sort(key=lambda a: (a.priority, order[a.action], a.repo, _natural(a.target)))
     summary = {**dispatch_summary, "refill_repos": sorted(refill), "refill": refill_note,
                "count_actions": len(actions), "cost": sum(a.cost for a in actions),
-               "by_action": {name: n for name in ACTION_TYPES if (n := sum(a.action == name for a in actions))}}  # fmt: skip
+               "by_action": {a: n for a in ACTION_TYPES if (n := sum(x.action == a for x in actions))}}  # fmt: skip
     return Plan(actions, summary)
 
 

@@ -21,14 +21,30 @@ import pandas as pd
 
 FAMILIES = {
     "dev": dict(
-        repos=(3, 6), success=(0.6, 0.9), lead_median=(1.0, 4.0), lead_sigma=(0.5, 0.9),
-        fail_median=(1.0, 3.0), scope_rate=(0.0, 0.05), scope_k=2.0, capacity=(6, 14),
-        phases=(1, 3), children=(1, 7), window=60,
+        repos=(3, 6),
+        success=(0.6, 0.9),
+        lead_median=(1.0, 4.0),
+        lead_sigma=(0.5, 0.9),
+        fail_median=(1.0, 3.0),
+        scope_rate=(0.0, 0.05),
+        scope_k=2.0,
+        capacity=(6, 14),
+        phases=(1, 3),
+        children=(1, 7),
+        window=60,
     ),
     "test": dict(
-        repos=(2, 8), success=(0.45, 0.95), lead_median=(0.7, 6.0), lead_sigma=(0.3, 1.1),
-        fail_median=(0.5, 4.0), scope_rate=(0.0, 0.08), scope_k=1.0, capacity=(4, 20),
-        phases=(1, 3), children=(1, 9), window=80,
+        repos=(2, 8),
+        success=(0.45, 0.95),
+        lead_median=(0.7, 6.0),
+        lead_sigma=(0.3, 1.1),
+        fail_median=(0.5, 4.0),
+        scope_rate=(0.0, 0.08),
+        scope_k=1.0,
+        capacity=(4, 20),
+        phases=(1, 3),
+        children=(1, 9),
+        window=80,
     ),
 }
 
@@ -132,17 +148,30 @@ def generate_org(
                 kids.append(len(ch_epic_l) - 1)
         # planner
         ready = [
-            i for e in range(n_epics) if e_closed[e] is None and cur_phase[e] >= 0 for i in by_epic[e]
-            if ch_phase_l[i] == cur_phase[e] and closed[i] is None and not inflight[i]
-            and ready_from[i] is not None and ready_from[i] <= day
+            i
+            for e in range(n_epics)
+            if e_closed[e] is None and cur_phase[e] >= 0
+            for i in by_epic[e]
+            if ch_phase_l[i] == cur_phase[e]
+            and closed[i] is None
+            and not inflight[i]
+            and ready_from[i] is not None
+            and ready_from[i] <= day
         ]
         if ready:
             open_work = np.zeros(n_repos)
             for e in range(n_epics):
                 if e_closed[e] is None and e_created[e] <= day:
                     open_work[e_repo[e]] += sum(1 for i in by_epic[e] if closed[i] is None)
-            ready.sort(key=lambda i: (e_prio[ch_epic_l[i]], -open_work[e_repo[ch_epic_l[i]]],
-                                      e_repo[ch_epic_l[i]], ch_epic_l[i], i))
+            ready.sort(
+                key=lambda i: (
+                    e_prio[ch_epic_l[i]],
+                    -open_work[e_repo[ch_epic_l[i]]],
+                    e_repo[ch_epic_l[i]],
+                    ch_epic_l[i],
+                    i,
+                )
+            )
             n_ready_repos = len({e_repo[ch_epic_l[i]] for i in ready})
             rcap = capacity if n_ready_repos <= 1 else max(1, int(np.floor(max_repo_share * capacity)))
             used, per_repo = 0, np.zeros(n_repos, dtype=int)
@@ -205,6 +234,13 @@ def generate_org(
         }
     )
     cap = pd.DataFrame({"date": [d(x) for x in range(day + 1)], "capacity": capacity})
-    truth = dict(repos=repos, success=succ, lead_median=np.exp(lead_mu), lead_sigma=lead_sd,
-                 capacity=capacity, scope_rate=scope_rate, days=day)
+    truth = dict(
+        repos=repos,
+        success=succ,
+        lead_median=np.exp(lead_mu),
+        lead_sigma=lead_sd,
+        capacity=capacity,
+        scope_rate=scope_rate,
+        days=day,
+    )
     return SyntheticOrg(children, dispatches, epics, cap, start, start + timedelta(days=day), truth)

@@ -24,8 +24,7 @@ SETTINGS_DEFAULTS: dict[str, str] = {
     "agent_label": "jules",  # the label that dispatches an issue to the agent
     "stale_pr_days": "3",  # an open PR idle this many days is stale
     "escalate_after_nudges": "2",  # nudges without effect before a stuck PR goes to a person
-    "epic_branch_behind_days": "7",
-    "epic_branch_max_behind": "20",  # commits an epic branch may lag the default branch before a sync  # an epic branch older than this should be rebased on the default branch
+    "epic_branch_max_behind": "20",  # commits an epic branch may lag the default branch before a sync
     "direct_dispatch_below": "3",  # fewer implementation issues than this in a repo: dispatch directly, no epic
     "themed_epics_from": "10",  # this many or more: themed epics instead of one epic per repo
     "epic_min_children": "3",  # a theme smaller than this merges into the catch-all epic

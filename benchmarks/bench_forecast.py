@@ -37,9 +37,11 @@ def main(runs: int = 5, trials: int = 10_000) -> None:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"forecast: {len(epics)} epics x {trials} trials: {statistics.median(times):.2f} s "
-          f"(min {min(times):.2f} s, CPU {statistics.median(cpu):.2f} s on {os.cpu_count()} cores, "
-          f"load {load:.1f}; capacity {cap:g}/day, org P85 {org['p85']})")
+    print(
+        f"forecast: {len(epics)} epics x {trials} trials: {statistics.median(times):.2f} s "
+        f"(min {min(times):.2f} s, CPU {statistics.median(cpu):.2f} s on {os.cpu_count()} cores, "
+        f"load {load:.1f}; capacity {cap:g}/day, org P85 {org['p85']})"
+    )
 
 
 if __name__ == "__main__":

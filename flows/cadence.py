@@ -56,9 +56,13 @@ def apply_decision(settings: Settings, plan_cost: int, used: int) -> tuple[bool,
     if not settings.dispatch.auto_apply:
         return False, cap_left, "dispatch.auto_apply is off: dry run"
     if plan_cost > cap_left:
-        return False, cap_left, (
-            f"plan costs {plan_cost} tasks but only {cap_left} of the daily cap "
-            f"({settings.dispatch.daily_apply_cap}) are left: not applied"
+        return (
+            False,
+            cap_left,
+            (
+                f"plan costs {plan_cost} tasks but only {cap_left} of the daily cap "
+                f"({settings.dispatch.daily_apply_cap}) are left: not applied"
+            ),
         )
     return True, cap_left, f"applying: {plan_cost} of {cap_left} tasks left under the daily cap"
 
@@ -143,9 +147,11 @@ def evening_summary(settings: Settings, result: dict[str, Any], report: dict[str
         "tomorrow_cost": plan.get("cost"),
     }
     rate_low, rate_high = settings.dispatch.daily_range
-    refill = "ready queue is low: the plan refills it (Stage 1/2 on the next repo by tier)" if (
-        summary["ready_queue"] < 2 * rate_low
-    ) else "ready queue is healthy"
+    refill = (
+        "ready queue is low: the plan refills it (Stage 1/2 on the next repo by tier)"
+        if (summary["ready_queue"] < 2 * rate_low)
+        else "ready queue is healthy"
+    )
     markdown = "\n".join(
         [
             f"## Evening review: {settings.github.org}",

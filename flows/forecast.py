@@ -125,12 +125,22 @@ def compute_forecast(
     dispatches = dispatches_from(frames["agent_events"], frames["ledger"], frames["issues"], frames["pr_links"])
     epics, history = build_inputs(frames["children"], frames["epics"], dispatches, as_of_ts)
     params = model.estimate_parameters(history, as_of_ts)
-    per_epic, org = model.forecast(epics, params, cap, as_of, trials=trials, seed=seed,
-                                   max_repo_share=settings.dispatch.max_repo_share,
-                                   horizon_days=horizon_days, by_date=by)
+    per_epic, org = model.forecast(
+        epics,
+        params,
+        cap,
+        as_of,
+        trials=trials,
+        seed=seed,
+        max_repo_share=settings.dispatch.max_repo_share,
+        horizon_days=horizon_days,
+        by_date=by,
+    )
     computed_at = utcnow()
-    titles = {(r, int(e)): t for r, e, t in zip(frames["epics"]["repo"], frames["epics"]["epic"],
-                                                 frames["epics"]["title"], strict=False)}
+    titles = {
+        (r, int(e)): t
+        for r, e, t in zip(frames["epics"]["repo"], frames["epics"]["epic"], frames["epics"]["title"], strict=False)
+    }
     notes = list(params.notes)
     if cap <= 0:
         notes.insert(0, "rate is 0 tasks/day: no epic with work left can complete")
@@ -143,19 +153,46 @@ def compute_forecast(
         computed_at=computed_at,
         snapshot_run_id=frames["run_id"],
     )
-    cols = ["repo", "epic", "title", "remaining_children", "p50", "p85", "p95", "prob_done_by", "by_date",
-            "expected_tasks", "thin_history", "beyond_horizon", "prob_beyond_horizon", "rate", "trials",
-            "as_of", "computed_at", "snapshot_run_id"]
+    cols = [
+        "repo",
+        "epic",
+        "title",
+        "remaining_children",
+        "p50",
+        "p85",
+        "p95",
+        "prob_done_by",
+        "by_date",
+        "expected_tasks",
+        "thin_history",
+        "beyond_horizon",
+        "prob_beyond_horizon",
+        "rate",
+        "trials",
+        "as_of",
+        "computed_at",
+        "snapshot_run_id",
+    ]
     per_epic = per_epic[cols]
     if len(per_epic):
         per_epic["prob_done_by"] = per_epic["prob_done_by"].astype(float)
     org_row = {
-        "as_of": as_of, "computed_at": computed_at, "snapshot_run_id": frames["run_id"],
-        "open_epics": len(per_epic), "remaining_children": int(per_epic["remaining_children"].sum()),
-        "p50": org["p50"], "p85": org["p85"], "p95": org["p95"],
-        "prob_done_by": org["prob_done_by"], "by_date": by, "beyond_horizon": bool(org["beyond_horizon"]),
-        "expected_tasks": float(org["expected_tasks"]), "thin_history": bool(org["thin_history"]),
-        "rate": cap, "trials": int(trials), "horizon_days": int(horizon_days),
+        "as_of": as_of,
+        "computed_at": computed_at,
+        "snapshot_run_id": frames["run_id"],
+        "open_epics": len(per_epic),
+        "remaining_children": int(per_epic["remaining_children"].sum()),
+        "p50": org["p50"],
+        "p85": org["p85"],
+        "p95": org["p95"],
+        "prob_done_by": org["prob_done_by"],
+        "by_date": by,
+        "beyond_horizon": bool(org["beyond_horizon"]),
+        "expected_tasks": float(org["expected_tasks"]),
+        "thin_history": bool(org["thin_history"]),
+        "rate": cap,
+        "trials": int(trials),
+        "horizon_days": int(horizon_days),
         "merged_dispatches": int(params.org_alpha - model.PRIOR_SUCCESS[0]),
         "failed_dispatches": int(params.org_beta - model.PRIOR_SUCCESS[1]),
         "notes": "; ".join(notes),
@@ -213,8 +250,14 @@ def write_forecast(settings: Settings, result: dict[str, Any]) -> None:
 
 def charts(result: dict[str, Any], out_dir: str | Path = DEFAULT_DIR) -> list[Path]:
     """The org chart and one chart per epic, as PNG files in ``out_dir``."""
-    return render_charts(result["history"], result["epic_forecast"], result["org"],
-                         result["org"]["as_of"], out_dir, int(result["org"]["horizon_days"]))
+    return render_charts(
+        result["history"],
+        result["epic_forecast"],
+        result["org"],
+        result["org"]["as_of"],
+        out_dir,
+        int(result["org"]["horizon_days"]),
+    )
 
 
 def rows_for_json(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -244,8 +287,9 @@ def read_forecast_inputs(settings: Settings) -> dict[str, Any]:
 
 
 @task(name="simulate-forecast", cache_policy=NO_CACHE)
-def simulate_forecast(frames: dict[str, Any], settings: Settings, rate: float | None, by_date: date | None,
-                      trials: int, seed: int) -> dict[str, Any]:
+def simulate_forecast(
+    frames: dict[str, Any], settings: Settings, rate: float | None, by_date: date | None, trials: int, seed: int
+) -> dict[str, Any]:
     """The Monte Carlo simulation (analytics.forecast)."""
     return compute_forecast(frames, settings, rate, by_date, trials, seed)
 
@@ -269,12 +313,17 @@ def _artifacts(result: dict[str, Any], paths: list[str]) -> None:
 
     org = result["org"]
     shown = result["epic_forecast"].drop(columns=["computed_at", "snapshot_run_id", "trials"])
-    create_table_artifact(key="epic-forecast", table=rows_for_json(shown),
-                          description=f"Epic completion forecast as of {org['as_of']} at {org['rate']:g} tasks/day")
-    lines = [f"# Forecast as of {org['as_of']}",
-             f"All {org['open_epics']} open epics done by: P50 {org['p50'] or 'beyond horizon'}, "
-             f"P85 {org['p85'] or 'beyond horizon'}, P95 {org['p95'] or 'beyond horizon'} "
-             f"at {org['rate']:g} tasks/day."]
+    create_table_artifact(
+        key="epic-forecast",
+        table=rows_for_json(shown),
+        description=f"Epic completion forecast as of {org['as_of']} at {org['rate']:g} tasks/day",
+    )
+    lines = [
+        f"# Forecast as of {org['as_of']}",
+        f"All {org['open_epics']} open epics done by: P50 {org['p50'] or 'beyond horizon'}, "
+        f"P85 {org['p85'] or 'beyond horizon'}, P95 {org['p95'] or 'beyond horizon'} "
+        f"at {org['rate']:g} tasks/day.",
+    ]
     if result["notes"]:
         lines.append("\n".join(f"- {n}" for n in result["notes"]))
     org_png = next((p for p in paths if p.endswith("org.png")), None)
@@ -282,8 +331,9 @@ def _artifacts(result: dict[str, Any], paths: list[str]) -> None:
         data = base64.b64encode(Path(org_png).read_bytes()).decode()
         lines.append(f"![organisation burn-up](data:image/png;base64,{data})")
     lines.append("Charts: " + ", ".join(f"`{p}`" for p in paths))
-    create_markdown_artifact(key="epic-forecast-charts", markdown="\n\n".join(lines),
-                             description="Burn-up and forecast fan")
+    create_markdown_artifact(
+        key="epic-forecast-charts", markdown="\n\n".join(lines), description="Burn-up and forecast fan"
+    )
 
 
 @flow(name="forecast", log_prints=True)
@@ -305,23 +355,43 @@ def forecast_flow(
     paths = render_forecast_charts(result, str(charts_dir or DEFAULT_DIR))
     _artifacts(result, paths)
     org = result["org"]
-    logger.info("forecast as of %s: %d open epics, all done by P85 %s (%s tasks/day)%s",
-                org["as_of"], org["open_epics"], org["p85"] or "beyond horizon", org["rate"],
-                " - thin history" if org["thin_history"] else "")
+    logger.info(
+        "forecast as of %s: %d open epics, all done by P85 %s (%s tasks/day)%s",
+        org["as_of"],
+        org["open_epics"],
+        org["p85"] or "beyond horizon",
+        org["rate"],
+        " - thin history" if org["thin_history"] else "",
+    )
     return {
-        "as_of": org["as_of"], "rate": org["rate"], "open_epics": org["open_epics"],
-        "org": {k: org[k] for k in ("p50", "p85", "p95", "prob_done_by", "by_date", "beyond_horizon",
-                                    "expected_tasks", "thin_history")},
+        "as_of": org["as_of"],
+        "rate": org["rate"],
+        "open_epics": org["open_epics"],
+        "org": {
+            k: org[k]
+            for k in (
+                "p50",
+                "p85",
+                "p95",
+                "prob_done_by",
+                "by_date",
+                "beyond_horizon",
+                "expected_tasks",
+                "thin_history",
+            )
+        },
         "epic_forecast": rows_for_json(result["epic_forecast"]),
-        "charts": paths, "notes": result["notes"],
+        "charts": paths,
+        "notes": result["notes"],
     }
 
 
 # ── backtest ──────────────────────────────────────────────────────────────────
 
 
-def backtest_cutoffs(children: pd.DataFrame, epics: pd.DataFrame, as_of: pd.Timestamp,
-                     step_days: int = 7, max_cutoffs: int = 8) -> list[date]:
+def backtest_cutoffs(
+    children: pd.DataFrame, epics: pd.DataFrame, as_of: pd.Timestamp, step_days: int = 7, max_cutoffs: int = 8
+) -> list[date]:
     """Weekly cutoffs over the recent past: from two weeks after the first epic to one week ago."""
     created = pd.to_datetime(epics["created_at"]).dropna()
     if created.empty:
@@ -349,8 +419,13 @@ def observed_rate(dispatches: pd.DataFrame, as_of: pd.Timestamp, window: int = 2
     return pd.DataFrame({"date": days + pd.Timedelta(days=1), "capacity": rate.to_numpy()})
 
 
-def run_backtest(settings: Settings, rate: float | None = None, trials: int = BACKTEST_TRIALS,
-                 seed: int = 0, frames: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_backtest(
+    settings: Settings,
+    rate: float | None = None,
+    trials: int = BACKTEST_TRIALS,
+    seed: int = 0,
+    frames: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Forecast at weekly past cutoffs from data before each cutoff; compare with what happened.
 
     Capacity at a cutoff is the dispatch rate observed over the 28 days before it (what the team
@@ -370,8 +445,16 @@ def run_backtest(settings: Settings, rate: float | None = None, trials: int = BA
         capacity = observed_rate(dispatches, as_of)
     bt = pd.DataFrame()
     if cutoffs and len(children) and len(dispatches):
-        bt = model.backtest_epics(children, dispatches, epics, capacity, cutoffs, trials=trials, seed=seed,
-                                  max_repo_share=settings.dispatch.max_repo_share)
+        bt = model.backtest_epics(
+            children,
+            dispatches,
+            epics,
+            capacity,
+            cutoffs,
+            trials=trials,
+            seed=seed,
+            max_repo_share=settings.dispatch.max_repo_share,
+        )
     notes = []
     known = int(bt["done_by_p50"].notna().sum()) if len(bt) else 0
     distinct = bt[["repo", "epic"]].drop_duplicates() if len(bt) else pd.DataFrame()
@@ -381,16 +464,28 @@ def run_backtest(settings: Settings, rate: float | None = None, trials: int = BA
         notes.append("no epic was open at any past cutoff with dispatch history: nothing to check yet")
     else:
         if len(distinct) < 10:
-            notes.append(f"thin history: only {len(distinct)} distinct epics (re-forecast at each of "
-                         f"{len(cutoffs)} cutoffs, so the rows are not independent) and {known} known outcomes; "
-                         "these shares are rough")
+            notes.append(
+                f"thin history: only {len(distinct)} distinct epics (re-forecast at each of "
+                f"{len(cutoffs)} cutoffs, so the rows are not independent) and {known} known outcomes; "
+                "these shares are rough"
+            )
         if len(finished) == 0:
-            notes.append("none of these epics has finished since: the P50 error in days cannot be measured, and "
-                         "every forecast date already passed counts as a miss (the epics stalled, or their "
-                         "children were not dispatched at the rate the model assumes)")
+            notes.append(
+                "none of these epics has finished since: the P50 error in days cannot be measured, and "
+                "every forecast date already passed counts as a miss (the epics stalled, or their "
+                "children were not dispatched at the rate the model assumes)"
+            )
     if merged < model.THIN_MERGES:
         notes.append(f"only {merged} merged dispatches in the whole history")
     table = model.calibration(bt) if len(bt) else pd.DataFrame()
-    return {"as_of": as_of.date(), "cutoffs": cutoffs, "calibration": table, "detail": bt,
-            "dispatches": len(dispatches), "merged": merged, "outcomes_known": known, "notes": notes,
-            "capacity": "observed 28-day dispatch rate" if rate is None else f"{float(rate):g} tasks/day"}
+    return {
+        "as_of": as_of.date(),
+        "cutoffs": cutoffs,
+        "calibration": table,
+        "detail": bt,
+        "dispatches": len(dispatches),
+        "merged": merged,
+        "outcomes_known": known,
+        "notes": notes,
+        "capacity": "observed 28-day dispatch rate" if rate is None else f"{float(rate):g} tasks/day",
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -110,7 +110,7 @@ def run_demo(db: Path, console: Console) -> None:
         after = org_summary(db)
         report = _report(settings, console)
     by_action = {name: counts.get("done", 0) for name, counts in done.items()}
-    budget = budget_today(settings, datetime.now(timezone.utc).replace(tzinfo=None))
+    budget = budget_today(settings, datetime.now(UTC).replace(tzinfo=None))
     table = Table(title="what the loop did")
     table.add_column("")
     table.add_column("before", justify="right")

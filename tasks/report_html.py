@@ -306,7 +306,9 @@ def _chart_files(dirs: list[Path]) -> list[Path]:
     """The forecast charts: the organisation's first, then the epics', at most MAX_CHART_FILES."""
     for folder in dirs:
         if folder.is_dir():
-            found = sorted((p for p in folder.glob("*.png") if p.is_file()), key=lambda p: (p.name != "org.png", p.name))
+            found = sorted(
+                (p for p in folder.glob("*.png") if p.is_file()), key=lambda p: (p.name != "org.png", p.name)
+            )
             if found:
                 return found[:MAX_CHART_FILES]
     return []
@@ -353,9 +355,11 @@ def burnup_chart(data: ReportData) -> bytes | None:
     for ax, (repo, epic) in zip(axes.flat, keys, strict=False):
         children = frame[(frame["repo"] == repo) & (frame["epic"] == epic)]
         created = pd.to_datetime(children["created_at"], errors="coerce").dropna().sort_values()
-        closed = pd.to_datetime(
-            children.loc[children["state"] == "closed", "closed_at"], errors="coerce"
-        ).dropna().sort_values()
+        closed = (
+            pd.to_datetime(children.loc[children["state"] == "closed", "closed_at"], errors="coerce")
+            .dropna()
+            .sort_values()
+        )
         if not created.empty:
             ax.step(created, range(1, len(created) + 1), where="post", color="#888", label="scope")
         if not closed.empty:
@@ -582,7 +586,9 @@ def render_html(data: ReportData, charts: dict[str, bytes] | None = None) -> str
     charts = charts if charts is not None else render_charts(data)
     encoded = {name: base64.b64encode(png).decode("ascii") for name, png in charts.items()}
     forecast_cols = [c for c in data.forecast.columns if c not in ("notes",)][:10]
-    forecast_rows = [[_txt(v) for v in row] for row in data.forecast[forecast_cols].head(TABLE_ROWS).itertuples(index=False)]
+    forecast_rows = [
+        [_txt(v) for v in row] for row in data.forecast[forecast_cols].head(TABLE_ROWS).itertuples(index=False)
+    ]
     extra = [(p.name, base64.b64encode(p.read_bytes()).decode("ascii")) for p in data.chart_files]
     status = (data.last_run or {}).get("status")
     run = data.last_run or {}
@@ -602,7 +608,10 @@ def render_html(data: ReportData, charts: dict[str, bytes] | None = None) -> str
 
 
 def write_report(
-    settings: Settings, out: str | Path = DEFAULT_REPORT, now: datetime | None = None, chart_dirs: list[Path] | None = None
+    settings: Settings,
+    out: str | Path = DEFAULT_REPORT,
+    now: datetime | None = None,
+    chart_dirs: list[Path] | None = None,
 ) -> tuple[Path, ReportData]:
     """Collect, draw and write the report; returns its path and the data shown."""
     out = Path(out)
@@ -618,7 +627,9 @@ def write_report(
 
 def to_jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows for a Prefect table artifact (plain JSON types)."""
-    return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str)) if not frame.empty else []
+    return (
+        json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str)) if not frame.empty else []
+    )
 
 
 def seconds_ago(at: datetime | None, now: datetime) -> float | None:

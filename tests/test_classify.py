@@ -45,10 +45,15 @@ def test_config_overrides_merge_dicts_and_replace_lists():
 
 
 def test_overrides_can_add_a_type_and_change_the_audit_title():
-    rules = load_rules({"type": {"keywords": {"accessibility": ["alt text", "screen reader"]}},
-                        "audit": {"title_pattern": r"^review:"}})
+    rules = load_rules(
+        {
+            "type": {"keywords": {"accessibility": ["alt text", "screen reader"]}},
+            "audit": {"title_pattern": r"^review:"},
+        }
+    )
     assert classify("Images lack alt text", "", rules)[1] == "accessibility"
     from analytics.findings import is_audit_title
+
     assert is_audit_title("review: x", rules) and not is_audit_title("[Audit] x", rules)
 
 
@@ -60,10 +65,17 @@ def test_unknown_override_section_is_an_error():
 def test_labels_and_repo_languages():
     finding = extract_findings("- [HIGH] SQL injection in search.php").findings[0]
     assert labels_for(finding, repo_language("shop-php")) == [
-        "audit", "severity:high", "type:security", "complexity:small", "lang:php",
+        "audit",
+        "severity:high",
+        "type:security",
+        "complexity:small",
+        "lang:php",
     ]
     assert labels_for({"severity": "low", "type": "docs", "complexity": "small"}, None) == [
-        "audit", "severity:low", "type:docs", "complexity:small",
+        "audit",
+        "severity:low",
+        "type:docs",
+        "complexity:small",
     ]
     assert [repo_language(r) for r in ("api-go", "web-js", "acme/laravel-shop", "tooling")] == ["go", "js", "php", None]
 
@@ -76,19 +88,23 @@ def test_similarity_is_jaccard_over_normalised_tokens():
 
 def _frame(rows):
     return pd.DataFrame(
-        [dict(repo=r, audit_number=n, finding_index=i, title=t, text="", type=ty, fingerprint=fingerprint(t))
-         for r, n, i, t, ty in rows]
+        [
+            dict(repo=r, audit_number=n, finding_index=i, title=t, text="", type=ty, fingerprint=fingerprint(t))
+            for r, n, i, t, ty in rows
+        ]
     )
 
 
 def test_three_similar_findings_across_repos_become_one_candidate():
-    findings = _frame([
-        ("shop-php", 1, 1, "Hard-coded database password in config", "security"),
-        ("billing-php", 2, 3, "Hardcoded database password in config file", "security"),
-        ("cms-php", 5, 2, "Database password hard-coded in config", "security"),
-        ("api-go", 7, 1, "Database password hard-coded in config", "quality"),  # other type
-        ("web-js", 9, 4, "Missing README", "security"),
-    ])
+    findings = _frame(
+        [
+            ("shop-php", 1, 1, "Hard-coded database password in config", "security"),
+            ("billing-php", 2, 3, "Hardcoded database password in config file", "security"),
+            ("cms-php", 5, 2, "Database password hard-coded in config", "security"),
+            ("api-go", 7, 1, "Database password hard-coded in config", "quality"),  # other type
+            ("web-js", 9, 4, "Missing README", "security"),
+        ]
+    )
     out = group_framework_candidates(findings, load_rules())
     assert set(out["repo"]) == {"shop-php", "billing-php", "cms-php"}
     assert out["candidate_id"].nunique() == 1 and set(out["member_count"]) == {3} and set(out["repo_count"]) == {3}
@@ -98,11 +114,13 @@ def test_three_similar_findings_across_repos_become_one_candidate():
 
 
 def test_two_similar_findings_are_not_enough_and_threshold_is_configurable():
-    findings = _frame([
-        ("a", 1, 1, "No unit tests for parser", "testing"),
-        ("b", 1, 1, "No unit tests for the parser module", "testing"),
-        ("c", 1, 1, "Parser lacks tests", "testing"),
-    ])
+    findings = _frame(
+        [
+            ("a", 1, 1, "No unit tests for parser", "testing"),
+            ("b", 1, 1, "No unit tests for the parser module", "testing"),
+            ("c", 1, 1, "Parser lacks tests", "testing"),
+        ]
+    )
     assert len(group_framework_candidates(findings.iloc[:2], load_rules())) == 0
     assert len(group_framework_candidates(findings, load_rules({"frameworks": {"similarity_threshold": 0.2}}))) == 3
     assert len(group_framework_candidates(findings, load_rules({"frameworks": {"min_members": 4}}))) == 0

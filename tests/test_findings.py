@@ -22,7 +22,11 @@ def test_bullets_numbered_and_plus_items_are_findings_in_body_order():
     body = "- First problem here\n* Second problem here\n+ Third problem here\n1. Fourth problem\n2) Fifth problem"
     result = extract_findings(body)
     assert [f.title for f in result.findings] == [
-        "First problem here", "Second problem here", "Third problem here", "Fourth problem", "Fifth problem",
+        "First problem here",
+        "Second problem here",
+        "Third problem here",
+        "Fourth problem",
+        "Fifth problem",
     ]
     assert [f.index for f in result.findings] == [1, 2, 3, 4, 5]
 
@@ -85,8 +89,7 @@ def test_tables_give_one_finding_per_row_with_explicit_columns():
 
 def test_explicit_severity_wins_over_keywords_and_section_default():
     body = (
-        "## Low\n- [CRITICAL] Typo in README\n- SQL injection in search\n"
-        "- Fix spacing in the header\n  Severity: high"
+        "## Low\n- [CRITICAL] Typo in README\n- SQL injection in search\n- Fix spacing in the header\n  Severity: high"
     )
     found = extract_findings(body).findings
     assert [f.severity for f in found] == ["critical", "low", "high"]
@@ -98,7 +101,13 @@ def test_severity_tags_in_many_spellings():
         "- [H-01] four thing wrong\n- 🟢 five thing wrong\n- Medium: six thing wrong\n- seven (Severity: critical)"
     )
     assert [f.severity for f in extract_findings(body).findings] == [
-        "high", "low", "critical", "high", "low", "medium", "critical",
+        "high",
+        "low",
+        "critical",
+        "high",
+        "low",
+        "medium",
+        "critical",
     ]
 
 
@@ -165,10 +174,37 @@ def test_any_text_returns_a_parse_result(body):
     assert all(isinstance(f, Finding) and f.index == i + 1 for i, f in enumerate(result.findings))
 
 
-_MD = st.sampled_from([
-    "- ", "* ", "1. ", "- [ ] ", "- [x] ", "## ", "### ", "```", "~~~", "| a | b |\n|---|---|\n", "> ", "<details>",
-    "**", "    ", "\t", "\n", "\n\n", "Severity: ", "[HIGH] ", "(", ")", "🔥", "<!--", "-->", "|", "---\n", "===\n",
-])
+_MD = st.sampled_from(
+    [
+        "- ",
+        "* ",
+        "1. ",
+        "- [ ] ",
+        "- [x] ",
+        "## ",
+        "### ",
+        "```",
+        "~~~",
+        "| a | b |\n|---|---|\n",
+        "> ",
+        "<details>",
+        "**",
+        "    ",
+        "\t",
+        "\n",
+        "\n\n",
+        "Severity: ",
+        "[HIGH] ",
+        "(",
+        ")",
+        "🔥",
+        "<!--",
+        "-->",
+        "|",
+        "---\n",
+        "===\n",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -32,11 +32,19 @@ def rich_history(n: int = 400, lead: int = 3, success: float = 0.8, seed: int = 
     disp = start + pd.to_timedelta(rng.integers(0, 90, n), unit="D")
     ok = rng.random(n) < success
     merged = pd.Series(disp + pd.to_timedelta(np.full(n, lead), unit="D")).where(ok, pd.NaT)
-    d = pd.DataFrame({"repo": np.where(rng.random(n) < 0.5, "a", "b"), "issue": np.arange(n),
-                      "dispatched_at": disp, "merged_at": merged, "failed": ~ok,
-                      "resolved_at": disp + pd.Timedelta(days=2)})
-    epics = pd.DataFrame({"repo": ["a"] * 10, "epic": range(10), "created_at": [start] * 10,
-                          "closed_at": [pd.NaT] * 10})
+    d = pd.DataFrame(
+        {
+            "repo": np.where(rng.random(n) < 0.5, "a", "b"),
+            "issue": np.arange(n),
+            "dispatched_at": disp,
+            "merged_at": merged,
+            "failed": ~ok,
+            "resolved_at": disp + pd.Timedelta(days=2),
+        }
+    )
+    epics = pd.DataFrame(
+        {"repo": ["a"] * 10, "epic": range(10), "created_at": [start] * 10, "closed_at": [pd.NaT] * 10}
+    )
     return History(d, pd.DataFrame(columns=["repo", "epic", "added_at"]), epics)
 
 
@@ -113,8 +121,7 @@ def test_no_epics_and_zero_capacity() -> None:
     params = estimate_parameters(rich_history(), TODAY)
     df, org = forecast([], params, 5, TODAY, trials=100)
     assert len(df) == 0 and org["p50"] == TODAY
-    df = forecast_epics(some_epics(), params, 0, TODAY, trials=500, horizon_days=60,
-                        by_date=TODAY + timedelta(days=59))
+    df = forecast_epics(some_epics(), params, 0, TODAY, trials=500, horizon_days=60, by_date=TODAY + timedelta(days=59))
     assert df["p50"].isna().all() and df["beyond_horizon"].all()
     assert (df["prob_done_by"] == 0).all() and (df["prob_beyond_horizon"] == 1).all()
     assert (df["expected_tasks"] == 0).all()
@@ -133,9 +140,16 @@ def test_repo_share_cap_slows_a_single_busy_repo_only_when_others_have_work() ->
 
 def test_success_rate_is_shrunk() -> None:
     h = rich_history(success=0.5, n=200)
-    extra = pd.DataFrame({"repo": ["c", "c"], "issue": [900, 901], "dispatched_at": [pd.Timestamp("2025-05-01")] * 2,
-                          "merged_at": [pd.Timestamp("2025-05-03")] * 2, "failed": [False, False],
-                          "resolved_at": [pd.Timestamp("2025-05-03")] * 2})
+    extra = pd.DataFrame(
+        {
+            "repo": ["c", "c"],
+            "issue": [900, 901],
+            "dispatched_at": [pd.Timestamp("2025-05-01")] * 2,
+            "merged_at": [pd.Timestamp("2025-05-03")] * 2,
+            "failed": [False, False],
+            "resolved_at": [pd.Timestamp("2025-05-03")] * 2,
+        }
+    )
     h.dispatches = pd.concat([h.dispatches, extra], ignore_index=True)
     p = estimate_parameters(h, TODAY)
     assert p.org_success_rate < p.success_rate("c") < 0.75  # 2/2 is not taken at face value
@@ -149,12 +163,15 @@ def test_calibration_on_unseen_synthetic_orgs() -> None:
         org = generate_org(seed, n_epics=30, family="test")
         w = FAMILIES["test"]["window"]
         cutoffs = [org.day(int(w * x)) for x in (0.4, 0.7, 1.0)]
-        frames.append(backtest_epics(org.children, org.dispatches, org.epics, org.capacity, cutoffs,
-                                     trials=2000, seed=seed))
+        frames.append(
+            backtest_epics(org.children, org.dispatches, org.epics, org.capacity, cutoffs, trials=2000, seed=seed)
+        )
     bt = pd.concat(frames, ignore_index=True)
     overall = calibration(bt).iloc[-1]
-    print(f"calibration: n={overall.n_epics} P50 {overall.cover_p50:.2f} P85 {overall.cover_p85:.2f} "
-          f"P95 {overall.cover_p95:.2f} P50 MAE {overall.p50_mae_days:.1f} d bias {overall.p50_bias_days:+.1f} d")
+    print(
+        f"calibration: n={overall.n_epics} P50 {overall.cover_p50:.2f} P85 {overall.cover_p85:.2f} "
+        f"P95 {overall.cover_p95:.2f} P50 MAE {overall.p50_mae_days:.1f} d bias {overall.p50_bias_days:+.1f} d"
+    )
     assert overall.n_epics >= 100
     assert 0.75 <= overall.cover_p85 <= 0.95
     assert 0.35 <= overall.cover_p50 <= 0.65

@@ -28,8 +28,14 @@ def write_config(tmp_path: Path, url: str, db: Path) -> Path:
 
 def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}
-    result = subprocess.run([*CLI, "--config", str(config), "forecast", *args], capture_output=True, text=True,
-                            timeout=300, cwd=config.parent, env=env)
+    result = subprocess.run(
+        [*CLI, "--config", str(config), "forecast", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=config.parent,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     return result
@@ -55,10 +61,13 @@ def test_flow_writes_one_row_per_open_epic(forecasted):
         ).fetchdf()
         org = con.execute("SELECT * FROM org_forecast").fetchdf()
     assert len(fc) == len(open_children) > 0
-    expected = {(r, int(e)): int(n) for r, e, n in zip(open_children["repo"], open_children["epic"],
-                                                      open_children["n"], strict=False)}
-    assert {(r, int(e)): int(n) for r, e, n in zip(fc["repo"], fc["epic"], fc["remaining_children"],
-                                                  strict=False)} == expected
+    expected = {
+        (r, int(e)): int(n)
+        for r, e, n in zip(open_children["repo"], open_children["epic"], open_children["n"], strict=False)
+    }
+    assert {
+        (r, int(e)): int(n) for r, e, n in zip(fc["repo"], fc["epic"], fc["remaining_children"], strict=False)
+    } == expected
     done = fc.dropna(subset=["p95"])
     assert ((done["p50"] <= done["p85"]) & (done["p85"] <= done["p95"])).all()
     for col in ("prob_done_by", "by_date", "expected_tasks", "thin_history", "beyond_horizon", "computed_at", "as_of"):
@@ -73,9 +82,11 @@ def test_cli_json_matches_table_and_rates(forecasted, sandbox):
     settings, _, tmp_path = forecasted
     config = write_config(tmp_path, sandbox.url, Path(settings.database.path))
     with store.reader(settings.database.path) as con:
-        table = json.loads(con.execute(
-            f"SELECT {', '.join(KEYS)} FROM epic_forecast ORDER BY repo, epic").fetchdf().to_json(
-                orient="records", date_format="iso"))
+        table = json.loads(
+            con.execute(f"SELECT {', '.join(KEYS)} FROM epic_forecast ORDER BY repo, epic")
+            .fetchdf()
+            .to_json(orient="records", date_format="iso")
+        )
     rows = json.loads(run_cli(config, "--json").stdout)
     got = sorted(({k: r[k] for k in KEYS} for r in rows), key=lambda r: (r["repo"], r["epic"]))
     for r in table:

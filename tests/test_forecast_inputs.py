@@ -37,21 +37,37 @@ def frames():
         columns=["repo", "epic", "child", "phase", "child_state", "severity", "created_at", "closed_at"],
     )
     epics = pd.DataFrame(
-        [("o/a", 10, "A", "open", T("2026-02-01"), pd.NaT), ("o/b", 20, "B", "open", T("2026-02-10"), pd.NaT),
-         ("o/b", 30, "C", "closed", T("2026-01-10"), T("2026-01-13"))],
+        [
+            ("o/a", 10, "A", "open", T("2026-02-01"), pd.NaT),
+            ("o/b", 20, "B", "open", T("2026-02-10"), pd.NaT),
+            ("o/b", 30, "C", "closed", T("2026-01-10"), T("2026-01-13")),
+        ],
         columns=["repo", "epic", "title", "state", "created_at", "closed_at"],
     )
-    events = pd.DataFrame([("o/a", 1, T("2026-02-02")), ("o/a", 2, T("2026-02-02")), ("o/a", 3, T("2026-02-25")),
-                           ("o/b", 7, T("2026-02-10"))], columns=["repo", "number", "at"])
+    events = pd.DataFrame(
+        [
+            ("o/a", 1, T("2026-02-02")),
+            ("o/a", 2, T("2026-02-02")),
+            ("o/a", 3, T("2026-02-25")),
+            ("o/b", 7, T("2026-02-10")),
+        ],
+        columns=["repo", "number", "at"],
+    )
     ledger = pd.DataFrame([("o/a", 2, T("2026-02-01 12:00"))], columns=["repo", "number", "at"])
     issues = pd.DataFrame(
-        [("o/a", 1, "closed", "completed", T("2026-02-05")), ("o/a", 2, "closed", "completed", T("2026-02-06")),
-         ("o/a", 3, "open", None, pd.NaT), ("o/b", 7, "closed", "not_planned", T("2026-02-12"))],
+        [
+            ("o/a", 1, "closed", "completed", T("2026-02-05")),
+            ("o/a", 2, "closed", "completed", T("2026-02-06")),
+            ("o/a", 3, "open", None, pd.NaT),
+            ("o/b", 7, "closed", "not_planned", T("2026-02-12")),
+        ],
         columns=["repo", "number", "state", "state_reason", "closed_at"],
     )
     prs = pd.DataFrame(
-        [("o/a", 1, 100, T("2026-02-02"), pd.NaT, T("2026-02-03"), False),  # failed attempt first
-         ("o/a", 1, 101, T("2026-02-03"), T("2026-02-04"), T("2026-02-04"), True)],
+        [
+            ("o/a", 1, 100, T("2026-02-02"), pd.NaT, T("2026-02-03"), False),  # failed attempt first
+            ("o/a", 1, 101, T("2026-02-03"), T("2026-02-04"), T("2026-02-04"), True),
+        ],
         columns=["repo", "issue", "pr_number", "created_at", "merged_at", "closed_at", "merged"],
     )
     return children, epics, events, ledger, issues, prs
@@ -114,11 +130,18 @@ def test_burn_up_history_and_charts(tmp_path):
     hist = done_over_time(children, AS_OF)
     a = hist[hist["epic"] == 10].sort_values("date")
     assert a["done"].iloc[-1] == 2 and a["total"].iloc[-1] == 4 and a["done"].is_monotonic_increasing
-    fc = pd.DataFrame({"repo": ["o/a", "o/b"], "epic": [10, 20], "p50": [date(2026, 3, 9), date(2026, 3, 2)],
-                       "p85": [date(2026, 3, 20), date(2026, 3, 2)], "p95": [None, date(2026, 3, 2)],
-                       "thin_history": [True, False], "beyond_horizon": [True, False]})
-    org = {"p50": date(2026, 3, 9), "p85": date(2026, 3, 20), "p95": None, "beyond_horizon": True,
-           "thin_history": True}
+    fc = pd.DataFrame(
+        {
+            "repo": ["o/a", "o/b"],
+            "epic": [10, 20],
+            "p50": [date(2026, 3, 9), date(2026, 3, 2)],
+            "p85": [date(2026, 3, 20), date(2026, 3, 2)],
+            "p95": [None, date(2026, 3, 2)],
+            "thin_history": [True, False],
+            "beyond_horizon": [True, False],
+        }
+    )
+    org = {"p50": date(2026, 3, 9), "p85": date(2026, 3, 20), "p95": None, "beyond_horizon": True, "thin_history": True}
     paths = render_charts(hist, fc, org, AS_OF.date(), tmp_path / "charts")
     assert [p.name for p in paths][0] == "org.png" and len(paths) == 3
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)

@@ -233,7 +233,10 @@ def epic_with_every_reference_form(con) -> None:
     add_issue(con, 7, labels=["Jules", "severity:high"])
     add_comment(con, 7, "Parent: #1")
     add_comment(con, 4, "Parent: #9")
-    con.execute("INSERT INTO branches (repo, name, sha, run_id) VALUES ('org/core', 'epic/1-audit', 's', 1), ('org/core', 'epic/10-x', 's', 1)")
+    con.execute(
+        "INSERT INTO branches (repo, name, sha, run_id) "
+        "VALUES ('org/core', 'epic/1-audit', 's', 1), ('org/core', 'epic/10-x', 's', 1)"
+    )
 
 
 def child(child: int, phase: int, phase_title: str | None, line: int, state: str, **flags: Any) -> dict[str, Any]:

@@ -16,7 +16,6 @@ pivoted as (
         max(value) filter (where key = 'agent_label') as agent_label,
         max(value) filter (where key = 'stale_pr_days') as stale_pr_days,
         max(value) filter (where key = 'escalate_after_nudges') as escalate_after_nudges,
-        max(value) filter (where key = 'epic_branch_behind_days') as epic_branch_behind_days,
         max(value) filter (where key = 'direct_dispatch_below') as direct_dispatch_below,
         max(value) filter (where key = 'themed_epics_from') as themed_epics_from,
         max(value) filter (where key = 'epic_min_children') as epic_min_children,
@@ -40,8 +39,6 @@ typed as (
             as stale_pr_days,
         coalesce(try_cast(escalate_after_nudges as integer), {{ default:escalate_after_nudges }}::integer)
             as escalate_after_nudges,
-        coalesce(try_cast(epic_branch_behind_days as integer), {{ default:epic_branch_behind_days }}::integer)
-            as epic_branch_behind_days,
         coalesce(try_cast(direct_dispatch_below as integer), {{ default:direct_dispatch_below }}::integer)
             as direct_dispatch_below,
         coalesce(try_cast(themed_epics_from as integer), {{ default:themed_epics_from }}::integer)

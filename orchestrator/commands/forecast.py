@@ -34,8 +34,9 @@ def _settings() -> Settings:
     except ConfigError:
         if not state.db or state.config or Path("orchestrator.toml").exists():
             raise
-        err.print("note: no configuration file; using the default agent label, strategy and no team pool cap",
-                  highlight=False)
+        err.print(
+            "note: no configuration file; using the default agent label, strategy and no team pool cap", highlight=False
+        )
         return Settings.model_validate({"github": {"org": "unknown"}, "database": {"path": state.db}})
 
 
@@ -43,8 +44,9 @@ def _date(value: Any) -> str:
     return "beyond horizon" if value is None or value != value else str(value)
 
 
-def budget_forecast(settings: Settings, days: int, rate: float | None = None, trials: int = 10_000,
-                    seed: int = 0) -> dict[str, Any]:
+def budget_forecast(
+    settings: Settings, days: int, rate: float | None = None, trials: int = 10_000, seed: int = 0
+) -> dict[str, Any]:
     """Which epics complete within ``days`` at the planner's rate (or the what-if ``rate``), at P85.
 
     Returns ``{as_of, days, until, rate, epics_done: [...], epics_not_done: [...], expected_tasks,
@@ -69,8 +71,10 @@ def budget_forecast(settings: Settings, days: int, rate: float | None = None, tr
         "epics_not_done": rows_for_json(fc.loc[~within, keep]),
         "expected_tasks": round(float(fc["expected_tasks"].sum()), 1),
         "expected_tasks_done_epics": round(float(fc.loc[within, "expected_tasks"].sum()), 1),
-        "org": {k: (org[k].isoformat() if hasattr(org[k], "isoformat") else org[k])
-                for k in ("p50", "p85", "p95", "prob_done_by", "beyond_horizon")},
+        "org": {
+            k: (org[k].isoformat() if hasattr(org[k], "isoformat") else org[k])
+            for k in ("p50", "p85", "p95", "prob_done_by", "beyond_horizon")
+        },
         "thin_history": bool(org["thin_history"]),
         "notes": result["notes"],
     }
@@ -81,14 +85,29 @@ def _print_table(fc, org: dict[str, Any], notes: list[str], title: str) -> None:
 
     by = org["by_date"]
     table = Table(title=title)
-    for name, justify in (("epic", "left"), ("title", "left"), ("left", "right"), ("P50", "left"),
-                          ("P85", "left"), ("P95", "left"), (f"P(done by {by})", "right"), ("tasks", "right")):
+    for name, justify in (
+        ("epic", "left"),
+        ("title", "left"),
+        ("left", "right"),
+        ("P50", "left"),
+        ("P85", "left"),
+        ("P95", "left"),
+        (f"P(done by {by})", "right"),
+        ("tasks", "right"),
+    ):
         table.add_column(name, justify=justify, overflow="fold")
     for r in fc.itertuples(index=False):
         flag = " [yellow]thin[/]" if r.thin_history else ""
-        table.add_row(f"{r.repo}#{r.epic}{flag}", str(r.title or "")[:40], str(r.remaining_children),
-                      _date(r.p50), _date(r.p85), _date(r.p95),
-                      "" if r.prob_done_by is None else f"{r.prob_done_by:.0%}", f"{r.expected_tasks:.1f}")
+        table.add_row(
+            f"{r.repo}#{r.epic}{flag}",
+            str(r.title or "")[:40],
+            str(r.remaining_children),
+            _date(r.p50),
+            _date(r.p85),
+            _date(r.p95),
+            "" if r.prob_done_by is None else f"{r.prob_done_by:.0%}",
+            f"{r.expected_tasks:.1f}",
+        )
     console.print(table)
     console.print(
         f"all {org['open_epics']} open epics done by: P50 {_date(org['p50'])}, P85 {_date(org['p85'])}, "
@@ -98,8 +117,10 @@ def _print_table(fc, org: dict[str, Any], notes: list[str], title: str) -> None:
     )
     beyond = int(fc["beyond_horizon"].sum()) if len(fc) else 0
     if beyond:
-        console.print(f"[bold yellow]{beyond} epic(s) never complete within {org['horizon_days']} days at "
-                      f"{org['rate']:g} tasks/day (beyond horizon).[/]")
+        console.print(
+            f"[bold yellow]{beyond} epic(s) never complete within {org['horizon_days']} days at "
+            f"{org['rate']:g} tasks/day (beyond horizon).[/]"
+        )
     if org["thin_history"] or notes:
         head = "thin history, intervals widened: " if org["thin_history"] else "note: "
         console.print(f"[yellow]{head}{'; '.join(notes) if notes else 'few finished dispatches'}[/]", highlight=False)
@@ -111,15 +132,28 @@ def _backtest(cfg: Settings, rate: float | None, as_json: bool) -> None:
     bt = run_backtest(cfg, rate=rate)
     table = bt["calibration"]
     if as_json:
-        print_json({"as_of": bt["as_of"].isoformat(), "capacity": bt["capacity"],
-                    "cutoffs": [c.isoformat() for c in bt["cutoffs"]],
-                    "calibration": rows_for_json(table) if len(table) else [], "notes": bt["notes"]})
+        print_json(
+            {
+                "as_of": bt["as_of"].isoformat(),
+                "capacity": bt["capacity"],
+                "cutoffs": [c.isoformat() for c in bt["cutoffs"]],
+                "calibration": rows_for_json(table) if len(table) else [],
+                "notes": bt["notes"],
+            }
+        )
         return
     from rich.table import Table
 
     t = Table(title=f"Backtest: forecasts made at past cutoffs vs what happened ({bt['capacity']})")
-    for name in ("cutoff", "epics", "done by P50", "done by P85", "done by P95", "P50 error (days, abs)",
-                 "P50 bias (days)"):
+    for name in (
+        "cutoff",
+        "epics",
+        "done by P50",
+        "done by P85",
+        "done by P95",
+        "P50 error (days, abs)",
+        "P50 bias (days)",
+    ):
         t.add_column(name, justify="left" if name == "cutoff" else "right", no_wrap=name == "cutoff")
 
     def pct(v: Any) -> str:
@@ -129,11 +163,17 @@ def _backtest(cfg: Settings, rate: float | None, as_json: bool) -> None:
         return "n/a" if v is None or v != v else f"{v:.1f}"
 
     for r in table.itertuples(index=False) if len(table) else []:
-        t.add_row(str(r.cutoff), str(r.n_epics), pct(r.cover_p50), pct(r.cover_p85), pct(r.cover_p95),
-                  num(r.p50_mae_days), num(r.p50_bias_days))
+        t.add_row(
+            str(r.cutoff),
+            str(r.n_epics),
+            pct(r.cover_p50),
+            pct(r.cover_p85),
+            pct(r.cover_p95),
+            num(r.p50_mae_days),
+            num(r.p50_bias_days),
+        )
     console.print(t)
-    console.print("target: about 50% done by P50, 85% by P85, 95% by P95; n/a = outcome not known yet",
-                  highlight=False)
+    console.print("target: about 50% done by P50, 85% by P85, 95% by P95; n/a = outcome not known yet", highlight=False)
     for note in bt["notes"]:
         console.print(f"[yellow]{note}[/]", highlight=False)
 

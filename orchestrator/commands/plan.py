@@ -88,7 +88,9 @@ def budget_history(cfg: Settings, now: datetime, days: int) -> list[dict[str, An
             pool = cfg.team.pool
             spent = sum(used.values())
             per_member = {f"used_{login}": count for login, count in used.items()}
-            out.append({"date": day.isoformat(), "used": spent, "pool": pool, "unused": max(pool - spent, 0), **per_member})
+            out.append(
+                {"date": day.isoformat(), "used": spent, "pool": pool, "unused": max(pool - spent, 0), **per_member}
+            )
     return out
 
 

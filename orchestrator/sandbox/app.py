@@ -103,8 +103,9 @@ class Ctx:
         except ValueError as exc:
             raise SandboxError(400, "Problems parsing JSON") from exc
 
-    def json(self, data: Any, status: int = 200, headers: dict | None = None,
-             last_modified: datetime | None = None) -> Response:
+    def json(
+        self, data: Any, status: int = 200, headers: dict | None = None, last_modified: datetime | None = None
+    ) -> Response:
         """A JSON answer with ETag (and 304 for a matching If-None-Match / If-Modified-Since)."""
         raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         headers = dict(headers or {})
@@ -114,8 +115,10 @@ class Ctx:
             if last_modified:
                 headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
             if _etag_matches(self.request.headers.get("if-none-match"), etag) or (
-                    last_modified and not self.request.headers.get("if-none-match")
-                    and self._not_modified_since(last_modified)):
+                last_modified
+                and not self.request.headers.get("if-none-match")
+                and self._not_modified_since(last_modified)
+            ):
                 return Response(status_code=304, headers=headers)
         return Response(raw, status_code=status, headers=headers, media_type="application/json; charset=utf-8")
 
@@ -134,7 +137,7 @@ class Ctx:
         per_page = default_per_page if per_page < 1 else min(per_page, 100)
         page = max(_int(self.q("page"), 1), 1)
         last = max((len(items) + per_page - 1) // per_page, 1)
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         links = []
         if page < last:
             links += [(page + 1, "next"), (last, "last")]
@@ -216,10 +219,14 @@ def _install_middleware(app: FastAPI, state: SandboxState) -> None:
             response = _error(401, "Bad credentials")
         elif bucket.used >= bucket.limit and not free:
             who = f"user ID {state.user(login).id}" if login else (request.client.host if request.client else "you")
-            response = _error(403, f"API rate limit exceeded for {who}. (But here's the good news: Authenticated "
-                                   "requests get a higher rate limit. Check out the documentation for more details.)"
-                              if not login else f"API rate limit exceeded for {who}.",
-                              documentation_url=f"{DOCS}/overview/rate-limits-for-the-rest-api")
+            response = _error(
+                403,
+                f"API rate limit exceeded for {who}. (But here's the good news: Authenticated "
+                "requests get a higher rate limit. Check out the documentation for more details.)"
+                if not login
+                else f"API rate limit exceeded for {who}.",
+                documentation_url=f"{DOCS}/overview/rate-limits-for-the-rest-api",
+            )
         else:
             response = await _faulty_or_real(request, call_next, state, faults, count)
             if response.status_code != 304 and not free:
@@ -231,23 +238,33 @@ def _install_middleware(app: FastAPI, state: SandboxState) -> None:
         response.headers.setdefault("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
         if request.method == "GET" and response.status_code in (200, 304):
             response.headers.setdefault("Cache-Control", f"{'private' if login else 'public'}, max-age=60, s-maxage=60")
-        state.log_request(request.method, request.scope.get("sandbox.original_path", path), request.url.query,
-                          response.status_code, login, body_for_log)
+        state.log_request(
+            request.method,
+            request.scope.get("sandbox.original_path", path),
+            request.url.query,
+            response.status_code,
+            login,
+            body_for_log,
+        )
         return response
 
 
-async def _faulty_or_real(request: Request, call_next: Callable, state: SandboxState, faults: Any,
-                          count: int) -> Response:
+async def _faulty_or_real(
+    request: Request, call_next: Callable, state: SandboxState, faults: Any, count: int
+) -> Response:
     """An injected fault (deterministic in seed and request number) or the real answer."""
     roll = random.Random(f"{faults.seed}:{count}")
     error_roll, secondary_roll = roll.random(), roll.random()
     if error_roll < faults.error_rate:
         return _error(502, "Server Error")
     if secondary_roll < faults.secondary_rate_limit_rate:
-        return _error(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
-                           "again. If you reach out to GitHub Support for help, please include the request ID.",
-                      headers={"Retry-After": str(faults.retry_after)},
-                      documentation_url=f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits")
+        return _error(
+            403,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+            "again. If you reach out to GitHub Support for help, please include the request ID.",
+            headers={"Retry-After": str(faults.retry_after)},
+            documentation_url=f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+        )
     redirect = _route_repo_path(request, state)
     if redirect is not None:
         return redirect
@@ -274,9 +291,15 @@ def _route_repo_path(request: Request, state: SandboxState) -> Response | None:
                 location += f"?{request.url.query}"
             status = 301 if request.method in ("GET", "HEAD") else 307
             message = "Moved Permanently" if status == 301 else "Temporary Redirect"
-            return JSONResponse({"message": message, "url": location,
-                                 "documentation_url": "https://docs.github.com/v3/#http-redirects"},
-                                status_code=status, headers={"Location": location})
+            return JSONResponse(
+                {
+                    "message": message,
+                    "url": location,
+                    "documentation_url": "https://docs.github.com/v3/#http-redirects",
+                },
+                status_code=status,
+                headers={"Location": location},
+            )
     return None
 
 
@@ -381,12 +404,24 @@ def _meta_routes(app: FastAPI, state: SandboxState) -> None:
         token, _ = _token(request, state)
         key = token or f"anonymous:{request.client.host if request.client else '-'}"
         bucket = state.rate_bucket(key, state.rate_limit if token else state.anonymous_rate_limit)
-        core = {"limit": bucket.limit, "used": bucket.used, "remaining": max(bucket.limit - bucket.used, 0),
-                "reset": bucket.reset}
+        core = {
+            "limit": bucket.limit,
+            "used": bucket.used,
+            "remaining": max(bucket.limit - bucket.used, 0),
+            "reset": bucket.reset,
+        }
         other = {"limit": 30, "used": 0, "remaining": 30, "reset": bucket.reset}
-        return ctx.json({"resources": {"core": core, "search": other, "graphql": {**core},
-                                       "integration_manifest": {**other, "limit": 5000, "remaining": 5000}},
-                         "rate": core})
+        return ctx.json(
+            {
+                "resources": {
+                    "core": core,
+                    "search": other,
+                    "graphql": {**core},
+                    "integration_manifest": {**other, "limit": 5000, "remaining": 5000},
+                },
+                "rate": core,
+            }
+        )
 
     @app.get("/user")
     async def me(request: Request) -> Response:
@@ -459,15 +494,18 @@ def _meta_routes(app: FastAPI, state: SandboxState) -> None:
             repo = ctx.repo(owner, name)
             label_name = body.get("name") if isinstance(body, dict) else None
             if not label_name:
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "Label", "code": "missing_field", "field": "name"}])
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "Label", "code": "missing_field", "field": "name"}]
+                )
             if label_name.lower() in repo.labels:
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "Label", "code": "already_exists", "field": "name"}])
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "Label", "code": "already_exists", "field": "name"}]
+                )
             color = str(body.get("color") or "ededed").lstrip("#")
             if not re.fullmatch(r"[0-9a-fA-F]{6}", color):
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "Label", "code": "invalid", "field": "color"}])
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "Label", "code": "invalid", "field": "color"}]
+                )
             state.add_label(repo.full_name, label_name, color, body.get("description"))
             return ctx.json(ctx.shapes.label(repo, label_name), status=201)
 
@@ -483,8 +521,10 @@ def _owner_repos(ctx: Ctx, owner: str, default_sort: str) -> Response:
         repos = [r for r in repos if r.private]
     sort = ctx.q("sort", default_sort)
     keys: dict[str, Callable[[Repo], Any]] = {
-        "created": lambda r: (r.created_at, r.id), "updated": lambda r: (r.updated_at, r.id),
-        "pushed": lambda r: (r.pushed_at, r.id), "full_name": lambda r: r.full_name.lower(),
+        "created": lambda r: (r.created_at, r.id),
+        "updated": lambda r: (r.updated_at, r.id),
+        "pushed": lambda r: (r.pushed_at, r.id),
+        "full_name": lambda r: r.full_name.lower(),
     }
     if sort not in keys:
         raise SandboxError(422, "Validation Failed", [{"resource": "Repository", "field": "sort", "code": "invalid"}])
@@ -501,8 +541,7 @@ def _visible_issue(ctx: Ctx, owner: str, name: str, number: int) -> Issue:
     if issue is None:
         raise SandboxError(404, "Not Found")
     if issue.deleted:
-        raise SandboxError(410, "This issue was deleted",
-                           documentation_url=f"{DOCS}/issues/issues#get-an-issue")
+        raise SandboxError(410, "This issue was deleted", documentation_url=f"{DOCS}/issues/issues#get-an-issue")
     if issue.moved_to is not None:
         raise _Moved(f"{ctx.base}/repositories/{issue.moved_to[0]}/issues/{issue.moved_to[1]}")
     return issue
@@ -512,8 +551,9 @@ class _Moved(SandboxError):
     """A 301 answer for a transferred issue."""
 
     def __init__(self, location: str) -> None:
-        super().__init__(301, "Moved Permanently", url=location,
-                         documentation_url="https://docs.github.com/v3/#http-redirects")
+        super().__init__(
+            301, "Moved Permanently", url=location, documentation_url="https://docs.github.com/v3/#http-redirects"
+        )
         self.location = location
 
 
@@ -544,7 +584,8 @@ def _filter_issues(ctx: Ctx, repo: Repo) -> list[Issue]:
         items = [i for i in items if i.updated_at >= since]
     sort = ctx.q("sort", "created")
     keys: dict[str, Callable[[Issue], Any]] = {
-        "created": lambda i: (i.created_at, i.number), "updated": lambda i: (i.updated_at, i.number),
+        "created": lambda i: (i.created_at, i.number),
+        "updated": lambda i: (i.updated_at, i.number),
         "comments": lambda i: (ctx.state.comment_count(i), i.number),
     }
     if sort not in keys:
@@ -584,20 +625,36 @@ def _issue_routes(app: FastAPI, state: SandboxState) -> None:
         with state.lock:
             repo = ctx.repo(owner, name)
             if not isinstance(body, dict) or "title" not in body:
-                raise SandboxError(422, 'Invalid request.\n\n"title" wasn\'t supplied.',
-                                   documentation_url=f"{DOCS}/issues/issues#create-an-issue")
+                raise SandboxError(
+                    422,
+                    'Invalid request.\n\n"title" wasn\'t supplied.',
+                    documentation_url=f"{DOCS}/issues/issues#create-an-issue",
+                )
             if not str(body.get("title") or "").strip():
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "Issue", "code": "missing_field", "field": "title"}])
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "Issue", "code": "missing_field", "field": "title"}]
+                )
             assignees = list(body.get("assignees") or ([body["assignee"]] if body.get("assignee") else []))
             unknown = [a for a in assignees if a.lower() not in state.users]
             if unknown:
-                raise SandboxError(422, "Validation Failed", [{"resource": "Issue", "field": "assignees",
-                                                                "code": "invalid", "value": unknown[0]}])
-            issue = state.create_issue(repo.full_name, actor, str(body["title"]), body.get("body"),
-                                       labels=_label_names(body), assignees=assignees)
-            return ctx.json(ctx.shapes.issue(issue), status=201,
-                            headers={"Location": f"{ctx.base}/repos/{repo.full_name}/issues/{issue.number}"})
+                raise SandboxError(
+                    422,
+                    "Validation Failed",
+                    [{"resource": "Issue", "field": "assignees", "code": "invalid", "value": unknown[0]}],
+                )
+            issue = state.create_issue(
+                repo.full_name,
+                actor,
+                str(body["title"]),
+                body.get("body"),
+                labels=_label_names(body),
+                assignees=assignees,
+            )
+            return ctx.json(
+                ctx.shapes.issue(issue),
+                status=201,
+                headers={"Location": f"{ctx.base}/repos/{repo.full_name}/issues/{issue.number}"},
+            )
 
     @app.get("/repos/{owner}/{name}/issues/comments")
     async def repo_comments(owner: str, name: str, request: Request) -> Response:
@@ -610,8 +667,9 @@ def _issue_routes(app: FastAPI, state: SandboxState) -> None:
                 items = [c for c in items if c.updated_at >= since]
             sort = ctx.q("sort", "created")
             if sort not in ("created", "updated"):
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "IssueComment", "field": "sort", "code": "invalid"}])
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "IssueComment", "field": "sort", "code": "invalid"}]
+                )
             key = (lambda c: (c.created_at, c.id)) if sort == "created" else (lambda c: (c.updated_at, c.id))
             items.sort(key=key, reverse=_direction(ctx, "asc"))
             return ctx.page(items, ctx.shapes.comment)
@@ -629,8 +687,9 @@ def _issue_routes(app: FastAPI, state: SandboxState) -> None:
         ctx.actor()
         with state.lock:
             if not isinstance(body, dict) or not body.get("body"):
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "IssueComment", "code": "missing_field", "field": "body"}])
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "IssueComment", "code": "missing_field", "field": "body"}]
+                )
             comment = state.edit_comment(ctx.repo(owner, name).full_name, comment_id, str(body["body"]))
             return ctx.json(ctx.shapes.comment(comment))
 
@@ -647,8 +706,9 @@ def _issue_routes(app: FastAPI, state: SandboxState) -> None:
         ctx = Ctx(state, request)
         with state.lock:
             repo = ctx.repo(owner, name)
-            items = [e for e in state.events if e.repo_id == repo.id
-                     and not state.issues[(repo.id, e.issue_number)].deleted]
+            items = [
+                e for e in state.events if e.repo_id == repo.id and not state.issues[(repo.id, e.issue_number)].deleted
+            ]
             items.sort(key=lambda e: (e.created_at, e.id), reverse=True)
             return ctx.page(items, lambda e: ctx.shapes.event(e, with_issue=True))
 
@@ -683,8 +743,9 @@ def _issue_routes(app: FastAPI, state: SandboxState) -> None:
             if "labels" in body:
                 changes["labels"] = _label_names(body)
             if "assignees" in body or "assignee" in body:
-                changes["assignees"] = list(body.get("assignees") or
-                                            ([body["assignee"]] if body.get("assignee") else []))
+                changes["assignees"] = list(
+                    body.get("assignees") or ([body["assignee"]] if body.get("assignee") else [])
+                )
             state.update_issue(ctx.repo(owner, name).full_name, issue.number, actor, **changes)
             return ctx.json(ctx.shapes.issue(issue))
 
@@ -709,8 +770,9 @@ def _issue_routes(app: FastAPI, state: SandboxState) -> None:
             if not isinstance(body, dict) or "body" not in body:
                 raise SandboxError(422, 'Invalid request.\n\n"body" wasn\'t supplied.')
             if not str(body["body"]).strip():
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "IssueComment", "code": "missing_field", "field": "body"}])
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "IssueComment", "code": "missing_field", "field": "body"}]
+                )
             comment = state.add_comment(ctx.repo(owner, name).full_name, issue.number, str(body["body"]), actor)
             url = f"{ctx.base}/repos/{ctx.repo(owner, name).full_name}/issues/comments/{comment.id}"
             return ctx.json(ctx.shapes.comment(comment), status=201, headers={"Location": url})
@@ -781,14 +843,16 @@ def _validate_issue_patch(body: dict) -> None:
     if "state" in body and body["state"] not in ("open", "closed"):
         raise SandboxError(422, "Validation Failed", [{"resource": "Issue", "field": "state", "code": "invalid"}])
     if body.get("state_reason") not in (None, "completed", "not_planned", "reopened", "duplicate"):
-        raise SandboxError(422, "Validation Failed",
-                           [{"resource": "Issue", "field": "state_reason", "code": "invalid"}])
+        raise SandboxError(
+            422, "Validation Failed", [{"resource": "Issue", "field": "state_reason", "code": "invalid"}]
+        )
     if "title" in body and (body["title"] is None or not str(body["title"]).strip()):
         raise SandboxError(422, "Validation Failed", [{"resource": "Issue", "field": "title", "code": "missing_field"}])
 
 
-async def _change_labels(state: SandboxState, request: Request, owner: str, name: str, number: int,
-                         replace: bool) -> Response:
+async def _change_labels(
+    state: SandboxState, request: Request, owner: str, name: str, number: int, replace: bool
+) -> Response:
     """POST (add) or PUT (replace) an issue's labels; answers the issue's labels."""
     ctx = Ctx(state, request)
     body = await ctx.body()
@@ -801,8 +865,9 @@ async def _change_labels(state: SandboxState, request: Request, owner: str, name
             state.set_labels(repo.full_name, issue.number, names, actor)
         else:
             if not names:
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "Label", "field": "labels", "code": "missing_field"}])
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "Label", "field": "labels", "code": "missing_field"}]
+                )
             state.add_labels(repo.full_name, issue.number, names, actor)
         return ctx.json([ctx.shapes.label(repo, n) for n in issue.labels])
 
@@ -824,27 +889,35 @@ def _pull_routes(app: FastAPI, state: SandboxState) -> None:
             repo = ctx.repo(owner, name)
             wanted = ctx.q("state", "open")
             if wanted not in ("open", "closed", "all"):
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "PullRequest", "field": "state", "code": "invalid"}])
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "PullRequest", "field": "state", "code": "invalid"}]
+                )
             items = [i for (rid, _), i in state.issues.items() if rid == repo.id and i.is_pull and not i.deleted]
             if wanted != "all":
                 items = [i for i in items if i.state == wanted]
             if ctx.q("head"):
                 head = ctx.q("head", "")
                 owner_part, _, ref = head.partition(":") if ":" in head else ("", "", head)
-                items = [i for i in items if i.pull and i.pull.head_ref == ref
-                         and (not owner_part or owner_part.lower() == repo.owner.lower())]
+                items = [
+                    i
+                    for i in items
+                    if i.pull
+                    and i.pull.head_ref == ref
+                    and (not owner_part or owner_part.lower() == repo.owner.lower())
+                ]
             if ctx.q("base"):
                 items = [i for i in items if i.pull and i.pull.base_ref == ctx.q("base")]
             sort = ctx.q("sort", "created")
             keys: dict[str, Callable[[Issue], Any]] = {
-                "created": lambda i: (i.created_at, i.number), "updated": lambda i: (i.updated_at, i.number),
+                "created": lambda i: (i.created_at, i.number),
+                "updated": lambda i: (i.updated_at, i.number),
                 "popularity": lambda i: (state.comment_count(i), i.number),
                 "long-running": lambda i: ((i.updated_at - i.created_at), i.number),
             }
             if sort not in keys:
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "PullRequest", "field": "sort", "code": "invalid"}])
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "PullRequest", "field": "sort", "code": "invalid"}]
+                )
             items.sort(key=keys[sort], reverse=_direction(ctx, "desc"))
             return ctx.page(items, lambda i: ctx.shapes.pull(i, full=False))
 
@@ -861,12 +934,23 @@ def _pull_routes(app: FastAPI, state: SandboxState) -> None:
                 if key not in body:
                     raise SandboxError(422, f'Invalid request.\n\n"{key}" wasn\'t supplied.')
             if not body.get("title") and not body.get("issue"):
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "PullRequest", "code": "missing_field", "field": "title"}])
-            issue = state.create_pull(repo.full_name, actor, str(body.get("title")), str(body["head"]),
-                                      str(body["base"]), body.get("body"), bool(body.get("draft", False)))
-            return ctx.json(ctx.shapes.pull(issue, full=True), status=201,
-                            headers={"Location": f"{ctx.base}/repos/{repo.full_name}/pulls/{issue.number}"})
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "PullRequest", "code": "missing_field", "field": "title"}]
+                )
+            issue = state.create_pull(
+                repo.full_name,
+                actor,
+                str(body.get("title")),
+                str(body["head"]),
+                str(body["base"]),
+                body.get("body"),
+                bool(body.get("draft", False)),
+            )
+            return ctx.json(
+                ctx.shapes.pull(issue, full=True),
+                status=201,
+                headers={"Location": f"{ctx.base}/repos/{repo.full_name}/pulls/{issue.number}"},
+            )
 
     @app.get("/repos/{owner}/{name}/pulls/{number}")
     async def get_pull(owner: str, name: str, number: int, request: Request) -> Response:
@@ -900,8 +984,13 @@ def _pull_routes(app: FastAPI, state: SandboxState) -> None:
             if expected and expected != state.pull_shas(issue)[0]:
                 raise SandboxError(422, "expected_head_sha does not match the head of the pull request")
             state.update_pull_branch(ctx.repo(owner, name).full_name, issue.number, actor)
-            return ctx.json({"message": "Updating pull request branch.",
-                             "url": f"{ctx.base}/{ctx.repo(owner, name).full_name}/pull/{number}"}, status=202)
+            return ctx.json(
+                {
+                    "message": "Updating pull request branch.",
+                    "url": f"{ctx.base}/{ctx.repo(owner, name).full_name}/pull/{number}",
+                },
+                status=202,
+            )
 
     @app.get("/repos/{owner}/{name}/pulls/{number}/merge")
     async def is_merged(owner: str, name: str, number: int, request: Request) -> Response:
@@ -920,8 +1009,9 @@ def _pull_routes(app: FastAPI, state: SandboxState) -> None:
         with state.lock:
             issue = _pull_or_404(ctx, owner, name, number)
             body = body if isinstance(body, dict) else {}
-            sha = state.merge_pull(ctx.repo(owner, name).full_name, issue.number, actor, body.get("sha"),
-                                   body.get("commit_title"))
+            sha = state.merge_pull(
+                ctx.repo(owner, name).full_name, issue.number, actor, body.get("sha"), body.get("commit_title")
+            )
             return ctx.json({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
 
     @app.get("/repos/{owner}/{name}/pulls/{number}/reviews")
@@ -943,10 +1033,12 @@ def _pull_routes(app: FastAPI, state: SandboxState) -> None:
             event = (body.get("event") if isinstance(body, dict) else None) or "COMMENT"
             mapping = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}
             if event not in mapping:
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "PullRequestReview", "field": "event", "code": "invalid"}])
-            review = state.add_review(ctx.repo(owner, name).full_name, issue.number, actor, mapping[event],
-                                      str(body.get("body") or ""))
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "PullRequestReview", "field": "event", "code": "invalid"}]
+                )
+            review = state.add_review(
+                ctx.repo(owner, name).full_name, issue.number, actor, mapping[event], str(body.get("body") or "")
+            )
             return ctx.json(ctx.shapes.review(review))
 
     @app.get("/repos/{owner}/{name}/pulls/{number}/commits")
@@ -964,8 +1056,10 @@ def _pull_routes(app: FastAPI, state: SandboxState) -> None:
 def _resolve(ctx: Ctx, repo: Repo, ref: str) -> str:
     sha = ctx.state.resolve_ref(repo, ref)
     if sha is None:
-        raise SandboxError(422 if re.fullmatch(r"[0-9a-f]{40}", ref) else 404,
-                           f"No commit found for SHA: {ref}" if re.fullmatch(r"[0-9a-f]{40}", ref) else "Not Found")
+        raise SandboxError(
+            422 if re.fullmatch(r"[0-9a-f]{40}", ref) else 404,
+            f"No commit found for SHA: {ref}" if re.fullmatch(r"[0-9a-f]{40}", ref) else "Not Found",
+        )
     return sha
 
 
@@ -1038,8 +1132,11 @@ def _git_routes(app: FastAPI, state: SandboxState) -> None:
                 missing = "ref" if not isinstance(body, dict) or "ref" not in body else "sha"
                 raise SandboxError(422, f'Invalid request.\n\n"{missing}" wasn\'t supplied.')
             branch_name = state.create_ref(repo.full_name, str(body["ref"]), str(body["sha"]))
-            return ctx.json(ctx.shapes.git_ref(repo, branch_name), status=201,
-                            headers={"Location": f"{ctx.base}/repos/{repo.full_name}/git/refs/heads/{branch_name}"})
+            return ctx.json(
+                ctx.shapes.git_ref(repo, branch_name),
+                status=201,
+                headers={"Location": f"{ctx.base}/repos/{repo.full_name}/git/refs/heads/{branch_name}"},
+            )
 
     @app.delete("/repos/{owner}/{name}/git/refs/{ref:path}")
     async def delete_ref(owner: str, name: str, ref: str, request: Request) -> Response:
@@ -1069,10 +1166,12 @@ def _git_routes(app: FastAPI, state: SandboxState) -> None:
         with state.lock:
             repo = ctx.repo(owner, name)
             if not isinstance(body, dict) or not body.get("base") or not body.get("head"):
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "Merge", "code": "missing_field", "field": "base/head"}])
-            sha = state.merge_branches(repo.full_name, str(body["base"]), str(body["head"]),
-                                       body.get("commit_message"), actor)
+                raise SandboxError(
+                    422, "Validation Failed", [{"resource": "Merge", "code": "missing_field", "field": "base/head"}]
+                )
+            sha = state.merge_branches(
+                repo.full_name, str(body["base"]), str(body["head"]), body.get("commit_message"), actor
+            )
             if sha is None:
                 return Response(status_code=204)
             return ctx.json(ctx.shapes.commit(repo, repo.commits[sha]), status=201)
@@ -1109,17 +1208,31 @@ def _git_routes(app: FastAPI, state: SandboxState) -> None:
             repo = ctx.repo(owner, name)
             sha = _resolve(ctx, repo, ref)
             latest: dict[str, Any] = {}
-            for s in sorted((s for s in state.statuses if s.repo_id == repo.id and s.sha == sha),
-                            key=lambda s: (s.created_at, s.id)):
+            for s in sorted(
+                (s for s in state.statuses if s.repo_id == repo.id and s.sha == sha), key=lambda s: (s.created_at, s.id)
+            ):
                 latest[s.context] = s
             statuses = list(latest.values())
             states = {s.state for s in statuses}
-            combined = ("failure" if states & {"failure", "error"} else
-                        "pending" if not statuses or "pending" in states else "success")
+            combined = (
+                "failure"
+                if states & {"failure", "error"}
+                else "pending"
+                if not statuses or "pending" in states
+                else "success"
+            )
             url = f"{ctx.base}/repos/{repo.full_name}/commits/{sha}"
-            return ctx.json({"state": combined, "statuses": [ctx.shapes.status(s) for s in statuses], "sha": sha,
-                             "total_count": len(statuses), "repository": ctx.shapes.minimal_repo(repo),
-                             "commit_url": url, "url": f"{url}/status"})
+            return ctx.json(
+                {
+                    "state": combined,
+                    "statuses": [ctx.shapes.status(s) for s in statuses],
+                    "sha": sha,
+                    "total_count": len(statuses),
+                    "repository": ctx.shapes.minimal_repo(repo),
+                    "commit_url": url,
+                    "url": f"{url}/status",
+                }
+            )
 
     @app.get("/repos/{owner}/{name}/commits/{ref:path}/statuses")
     async def statuses(owner: str, name: str, ref: str, request: Request) -> Response:
@@ -1127,8 +1240,11 @@ def _git_routes(app: FastAPI, state: SandboxState) -> None:
         with state.lock:
             repo = ctx.repo(owner, name)
             sha = _resolve(ctx, repo, ref)
-            items = sorted((s for s in state.statuses if s.repo_id == repo.id and s.sha == sha),
-                           key=lambda s: (s.created_at, s.id), reverse=True)
+            items = sorted(
+                (s for s in state.statuses if s.repo_id == repo.id and s.sha == sha),
+                key=lambda s: (s.created_at, s.id),
+                reverse=True,
+            )
             return ctx.page(items, ctx.shapes.status)
 
     @app.post("/repos/{owner}/{name}/statuses/{sha}")
@@ -1141,8 +1257,15 @@ def _git_routes(app: FastAPI, state: SandboxState) -> None:
             if sha not in repo.commits:
                 raise SandboxError(422, f"No commit found for SHA: {sha}")
             body = body if isinstance(body, dict) else {}
-            status = state.add_status(repo.full_name, sha, str(body.get("state")), body.get("context") or "default",
-                                      body.get("description"), body.get("target_url"), actor)
+            status = state.add_status(
+                repo.full_name,
+                sha,
+                str(body.get("state")),
+                body.get("context") or "default",
+                body.get("description"),
+                body.get("target_url"),
+                actor,
+            )
             return ctx.json(ctx.shapes.status(status), status=201)
 
     @app.get("/repos/{owner}/{name}/commits/{ref:path}")
@@ -1168,16 +1291,29 @@ def _comparison(ctx: Ctx, repo: Repo, basehead: str, base_sha: str, head_sha: st
     ahead, behind, commits = state.compare(repo, base_sha, head_sha)
     common = state.ancestors(repo, base_sha) & state.ancestors(repo, head_sha)
     merge_base = max((repo.commits[s] for s in common), key=lambda c: (c.date, c.sha), default=repo.commits[base_sha])
-    status = ("identical" if ahead == 0 and behind == 0 else "ahead" if behind == 0
-              else "behind" if ahead == 0 else "diverged")
+    status = (
+        "identical"
+        if ahead == 0 and behind == 0
+        else "ahead"
+        if behind == 0
+        else "behind"
+        if ahead == 0
+        else "diverged"
+    )
     url = f"{ctx.base}/repos/{repo.full_name}/compare/{basehead}"
     html = f"{ctx.base}/{repo.full_name}/compare/{basehead}"
     return {
-        "url": url, "html_url": html, "permalink_url": f"{ctx.base}/{repo.full_name}/compare/{base_sha}...{head_sha}",
-        "diff_url": f"{html}.diff", "patch_url": f"{html}.patch",
+        "url": url,
+        "html_url": html,
+        "permalink_url": f"{ctx.base}/{repo.full_name}/compare/{base_sha}...{head_sha}",
+        "diff_url": f"{html}.diff",
+        "patch_url": f"{html}.patch",
         "base_commit": ctx.shapes.commit(repo, repo.commits[base_sha]),
         "merge_base_commit": ctx.shapes.commit(repo, merge_base),
-        "status": status, "ahead_by": ahead, "behind_by": behind, "total_commits": ahead,
+        "status": status,
+        "ahead_by": ahead,
+        "behind_by": behind,
+        "total_commits": ahead,
         "commits": [ctx.shapes.commit(repo, c) for c in commits[:250]],
         "files": [],
     }

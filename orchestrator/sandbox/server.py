@@ -70,13 +70,21 @@ class SandboxServer:
         sock.bind((HOST, self.port))
         self.port = sock.getsockname()[1]
         self._socket = sock
-        config = uvicorn.Config(self.app, http=_NoDelayH11, log_level="warning", lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=1, timeout_keep_alive=30)
+        config = uvicorn.Config(
+            self.app,
+            http=_NoDelayH11,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=30,
+        )
         self._server = uvicorn.Server(config)
         self.state.stopped = False
         self.state.on_stop = self._kill
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"github-sandbox-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=f"github-sandbox-{self.port}", daemon=True
+        )
         self._thread.start()
         self._wait_ready(timeout)
         return self
@@ -128,8 +136,9 @@ class SandboxServer:
     def __enter__(self) -> SandboxServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 

@@ -362,8 +362,17 @@ class SandboxState:
                 self.user(owner)
             when = created_at or self.clock()
             repo = Repo(
-                self.next_id(), owner, name, default_branch, private, archived, description,
-                language, created_at=when, updated_at=when, pushed_at=when,
+                self.next_id(),
+                owner,
+                name,
+                default_branch,
+                private,
+                archived,
+                description,
+                language,
+                created_at=when,
+                updated_at=when,
+                pushed_at=when,
             )
             self.repos[repo.id] = repo
             sha = self._new_sha(repo.full_name)
@@ -445,8 +454,8 @@ class SandboxState:
     def resolve_ref(self, repo: Repo, ref: str) -> str | None:
         """A sha for a branch name, 'heads/x', 'refs/heads/x', a sha or a sha prefix."""
         for prefix in ("refs/heads/", "heads/"):
-            if ref.startswith(prefix) and ref[len(prefix):] in repo.branches:
-                return repo.branches[ref[len(prefix):]]
+            if ref.startswith(prefix) and ref[len(prefix) :] in repo.branches:
+                return repo.branches[ref[len(prefix) :]]
         if ref in repo.branches:
             return repo.branches[ref]
         if ref in repo.commits:
@@ -501,8 +510,9 @@ class SandboxState:
                 raise SandboxError(422, "Reference does not exist")
             del repo.branches[branch]
 
-    def merge_branches(self, full_name: str, base: str, head: str, message: str | None = None,
-                       actor: str = DEFAULT_LOGIN) -> str | None:
+    def merge_branches(
+        self, full_name: str, base: str, head: str, message: str | None = None, actor: str = DEFAULT_LOGIN
+    ) -> str | None:
         """POST /merges: merge head into base; None when there is nothing to merge."""
         with self.lock:
             repo = self.repo(full_name)
@@ -515,11 +525,17 @@ class SandboxState:
             if head_sha in self.ancestors(repo, base_sha):
                 return None
             for issue in self._repo_issues(repo):
-                if (issue.pull and issue.state == "open" and issue.pull.base_ref == base
-                        and issue.pull.head_ref == head and issue.pull.mergeable is False):
+                if (
+                    issue.pull
+                    and issue.state == "open"
+                    and issue.pull.base_ref == base
+                    and issue.pull.head_ref == head
+                    and issue.pull.mergeable is False
+                ):
                     raise SandboxError(409, "Merge conflict")
-            return self.add_commit(repo.full_name, base, message or f"Merge {head} into {base}", actor,
-                                   parents=(base_sha, head_sha))
+            return self.add_commit(
+                repo.full_name, base, message or f"Merge {head} into {base}", actor, parents=(base_sha, head_sha)
+            )
 
     # ------------------------------------------------------------------ issues
     def _repo_issues(self, repo: Repo) -> list[Issue]:
@@ -533,8 +549,9 @@ class SandboxState:
             raise SandboxError(404, "Not Found")
         return found
 
-    def _event(self, issue: Issue, event: str, actor: str, when: datetime, commit_id: str | None = None,
-               **extra: object) -> Event:
+    def _event(
+        self, issue: Issue, event: str, actor: str, when: datetime, commit_id: str | None = None, **extra: object
+    ) -> Event:
         ev = Event(self.next_id(), issue.repo_id, issue.number, event, actor, when, commit_id, dict(extra))
         self.events.append(ev)
         return ev
@@ -581,8 +598,9 @@ class SandboxState:
             for name in labels:
                 label = self._label_obj(repo, name)
                 issue.labels.append(label.name)
-                self._event(issue, "labeled", labeled_by or user, label_time,
-                            label={"name": label.name, "color": label.color})
+                self._event(
+                    issue, "labeled", labeled_by or user, label_time, label={"name": label.name, "color": label.color}
+                )
             issue.updated_at = max(issue.updated_at, label_time if issue.labels else when)
             for login in assignees:
                 self.user(login)
@@ -595,18 +613,25 @@ class SandboxState:
                 issue.closed_at = closed
                 issue.closed_by = closed_by or user
                 if not (_pull and _pull.merged):
-                    self._event(issue, "closed", issue.closed_by, closed,
-                                state_reason=issue.state_reason)
+                    self._event(issue, "closed", issue.closed_by, closed, state_reason=issue.state_reason)
                 issue.updated_at = max(issue.updated_at, closed)
             repo.updated_at = max(repo.updated_at, issue.updated_at)
             return issue
 
-    def create_issue(self, full_name: str, actor: str, title: str, body: str | None = None,
-                     labels: Iterable[str] = (), assignees: Iterable[str] = ()) -> Issue:
+    def create_issue(
+        self,
+        full_name: str,
+        actor: str,
+        title: str,
+        body: str | None = None,
+        labels: Iterable[str] = (),
+        assignees: Iterable[str] = (),
+    ) -> Issue:
         """POST /issues: a new open issue by actor."""
         with self.lock:
-            return self.add_issue(full_name, title, body, labels=labels, user=actor, assignees=assignees,
-                                  created_at=self.clock())
+            return self.add_issue(
+                full_name, title, body, labels=labels, user=actor, assignees=assignees, created_at=self.clock()
+            )
 
     def delete_issue(self, full_name: str, number: int) -> None:
         """Delete an issue: it then answers 410 Gone."""
@@ -618,8 +643,15 @@ class SandboxState:
         with self.lock:
             old = self.issue(full_name, number)
             target = self.repo(new_full_name)
-            new = self.add_issue(target.full_name, old.title, old.body, labels=old.labels, user=old.user,
-                                 created_at=old.created_at, assignees=old.assignees)
+            new = self.add_issue(
+                target.full_name,
+                old.title,
+                old.body,
+                labels=old.labels,
+                user=old.user,
+                created_at=old.created_at,
+                assignees=old.assignees,
+            )
             new.updated_at = self.clock()
             old.moved_to = (target.id, new.number)
             return new
@@ -651,9 +683,17 @@ class SandboxState:
                 touched = True
             elif state == "open" and issue.state == "closed":
                 if issue.pull and issue.pull.merged:
-                    raise SandboxError(422, "Validation Failed",
-                                       [{"resource": "PullRequest", "code": "custom",
-                                         "message": "state cannot be changed. The pull request is merged."}])
+                    raise SandboxError(
+                        422,
+                        "Validation Failed",
+                        [
+                            {
+                                "resource": "PullRequest",
+                                "code": "custom",
+                                "message": "state cannot be changed. The pull request is merged.",
+                            }
+                        ],
+                    )
                 issue.state, issue.closed_at, issue.closed_by = "open", None, None
                 issue.state_reason = None if issue.pull else "reopened"
                 self._event(issue, "reopened", actor, now)
@@ -753,8 +793,7 @@ class SandboxState:
                 self._touch(repo, issue, now)
             return issue
 
-    def remove_assignees(self, full_name: str, number: int, logins: Iterable[str],
-                         actor: str = DEFAULT_LOGIN) -> Issue:
+    def remove_assignees(self, full_name: str, number: int, logins: Iterable[str], actor: str = DEFAULT_LOGIN) -> Issue:
         """DELETE /issues/{n}/assignees."""
         with self.lock:
             repo, issue, now = self.repo(full_name), self.issue(full_name, number), self.clock()
@@ -766,8 +805,9 @@ class SandboxState:
             return issue
 
     # ------------------------------------------------------------------ comments
-    def add_comment(self, repo_full_name: str, number: int, body: str, user: str = DEFAULT_LOGIN,
-                    created_at: datetime | None = None) -> Comment:
+    def add_comment(
+        self, repo_full_name: str, number: int, body: str, user: str = DEFAULT_LOGIN, created_at: datetime | None = None
+    ) -> Comment:
         """Comment on an issue or PR; bumps the issue's updated_at like GitHub."""
         with self.lock:
             repo = self.repo(repo_full_name)
@@ -848,13 +888,33 @@ class SandboxState:
             if behind:  # base moves on after the branch was cut
                 self.add_commit(repo.full_name, base, f"Unrelated change on {base}", DEFAULT_LOGIN, when)
             head_sha, base_sha = repo.branches[head], repo.branches[base]
-            pull = Pull(self.next_id(), head, base, head_sha, base_sha, draft=draft, mergeable=mergeable,
-                        requested_reviewers=list(requested_reviewers), additions=additions,
-                        deletions=deletions, changed_files=changed_files)
+            pull = Pull(
+                self.next_id(),
+                head,
+                base,
+                head_sha,
+                base_sha,
+                draft=draft,
+                mergeable=mergeable,
+                requested_reviewers=list(requested_reviewers),
+                additions=additions,
+                deletions=deletions,
+                changed_files=changed_files,
+            )
             closed = state == "closed" or merged
-            issue = self.add_issue(repo.full_name, title, body, labels=labels, user=user, created_at=when,
-                                   assignees=assignees, _pull=pull, state="closed" if closed else "open",
-                                   closed_at=closed_at, closed_by=merged_by if merged else None)
+            issue = self.add_issue(
+                repo.full_name,
+                title,
+                body,
+                labels=labels,
+                user=user,
+                created_at=when,
+                assignees=assignees,
+                _pull=pull,
+                state="closed" if closed else "open",
+                closed_at=closed_at,
+                closed_by=merged_by if merged else None,
+            )
             for reviewer, review_state in reviews:
                 self.add_review(repo.full_name, issue.number, reviewer, review_state, when=when)
             if ci:
@@ -863,8 +923,14 @@ class SandboxState:
                 self.add_status(repo.full_name, head_sha, status, "ci/jenkins", when=when)
             if merged:
                 done = closed_at or when
-                merge_sha = self.add_commit(repo.full_name, base, f"Merge pull request #{issue.number}",
-                                            merged_by or DEFAULT_LOGIN, done, parents=(repo.branches[base], head_sha))
+                merge_sha = self.add_commit(
+                    repo.full_name,
+                    base,
+                    f"Merge pull request #{issue.number}",
+                    merged_by or DEFAULT_LOGIN,
+                    done,
+                    parents=(repo.branches[base], head_sha),
+                )
                 pull.merged, pull.merged_at, pull.merged_by = True, done, merged_by or DEFAULT_LOGIN
                 pull.merge_commit_sha = merge_sha
                 self._event(issue, "merged", pull.merged_by, done, commit_id=merge_sha)
@@ -915,12 +981,16 @@ class SandboxState:
         """(head sha, base sha) as the PR answers them now."""
         assert issue.pull is not None
         repo = self.repos[issue.repo_id]
-        base = repo.branches.get(issue.pull.base_ref, issue.pull.base_sha) if issue.state == "open" \
+        base = (
+            repo.branches.get(issue.pull.base_ref, issue.pull.base_sha)
+            if issue.state == "open"
             else issue.pull.base_sha
+        )
         return self._pull_head_sha(issue), base
 
-    def create_pull(self, full_name: str, actor: str, title: str, head: str, base: str,
-                    body: str | None = None, draft: bool = False) -> Issue:
+    def create_pull(
+        self, full_name: str, actor: str, title: str, head: str, base: str, body: str | None = None, draft: bool = False
+    ) -> Issue:
         """POST /pulls with GitHub's validation (422 for missing branches, duplicates, no commits)."""
         with self.lock:
             repo = self.repo(full_name)
@@ -931,22 +1001,55 @@ class SandboxState:
             if head_branch not in repo.branches:
                 errors.append({"resource": "PullRequest", "field": "head", "code": "invalid"})
             if errors:
-                raise SandboxError(422, "Validation Failed", errors,
-                                   documentation_url="https://docs.github.com/rest/pulls/pulls#create-a-pull-request")
+                raise SandboxError(
+                    422,
+                    "Validation Failed",
+                    errors,
+                    documentation_url="https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+                )
             for other in self._repo_issues(repo):
-                if (other.pull and other.state == "open" and other.pull.head_ref == head_branch
-                        and other.pull.base_ref == base):
-                    raise SandboxError(422, "Validation Failed", [{
-                        "resource": "PullRequest", "code": "custom",
-                        "message": f"A pull request already exists for {repo.owner}:{head_branch}."}])
+                if (
+                    other.pull
+                    and other.state == "open"
+                    and other.pull.head_ref == head_branch
+                    and other.pull.base_ref == base
+                ):
+                    raise SandboxError(
+                        422,
+                        "Validation Failed",
+                        [
+                            {
+                                "resource": "PullRequest",
+                                "code": "custom",
+                                "message": f"A pull request already exists for {repo.owner}:{head_branch}.",
+                            }
+                        ],
+                    )
             ahead, _, _ = self.compare(repo, repo.branches[base], repo.branches[head_branch])
             if ahead == 0:
-                raise SandboxError(422, "Validation Failed", [{
-                    "resource": "PullRequest", "code": "custom",
-                    "message": f"No commits between {base} and {head_branch}"}])
+                raise SandboxError(
+                    422,
+                    "Validation Failed",
+                    [
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"No commits between {base} and {head_branch}",
+                        }
+                    ],
+                )
             now = self.clock()
-            pull = Pull(self.next_id(), head_branch, base, repo.branches[head_branch], repo.branches[base],
-                        draft=draft, mergeable=True, mergeable_known=False, changed_files=ahead)
+            pull = Pull(
+                self.next_id(),
+                head_branch,
+                base,
+                repo.branches[head_branch],
+                repo.branches[base],
+                draft=draft,
+                mergeable=True,
+                mergeable_known=False,
+                changed_files=ahead,
+            )
             issue = self.add_issue(repo.full_name, title, body, user=actor, created_at=now, _pull=pull)
             pull.mergeable_state = "draft" if draft else "clean"
             return issue
@@ -959,8 +1062,9 @@ class SandboxState:
             if changes.get("base") and changes["base"] != issue.pull.base_ref:
                 repo = self.repo(full_name)
                 if changes["base"] not in repo.branches:
-                    raise SandboxError(422, "Validation Failed",
-                                       [{"resource": "PullRequest", "field": "base", "code": "invalid"}])
+                    raise SandboxError(
+                        422, "Validation Failed", [{"resource": "PullRequest", "field": "base", "code": "invalid"}]
+                    )
                 self._event(issue, "base_ref_changed", actor, self.clock())
                 issue.pull.base_ref = str(changes["base"])
                 self._touch(repo, issue, self.clock())
@@ -975,8 +1079,9 @@ class SandboxState:
             raise SandboxError(404, "Not Found")
         return issue
 
-    def merge_pull(self, full_name: str, number: int, actor: str, sha: str | None = None,
-                   commit_title: str | None = None) -> str:
+    def merge_pull(
+        self, full_name: str, number: int, actor: str, sha: str | None = None, commit_title: str | None = None
+    ) -> str:
         """PUT /pulls/{n}/merge: merge, close, and close the issues its body says it fixes."""
         with self.lock:
             repo = self.repo(full_name)
@@ -991,9 +1096,14 @@ class SandboxState:
             if sha and sha != head_sha:
                 raise SandboxError(409, "Head branch was modified. Review and try the merge again.")
             now = self.clock()
-            merge_sha = self.add_commit(repo.full_name, pull.base_ref,
-                                        commit_title or f"Merge pull request #{number} from {pull.head_ref}",
-                                        actor, now, parents=(repo.branches[pull.base_ref], head_sha))
+            merge_sha = self.add_commit(
+                repo.full_name,
+                pull.base_ref,
+                commit_title or f"Merge pull request #{number} from {pull.head_ref}",
+                actor,
+                now,
+                parents=(repo.branches[pull.base_ref], head_sha),
+            )
             pull.head_sha, pull.base_sha = head_sha, repo.branches[pull.base_ref]
             pull.merged, pull.merged_at, pull.merged_by, pull.merge_commit_sha = True, now, actor, merge_sha
             self._event(issue, "merged", actor, now, commit_id=merge_sha)
@@ -1023,54 +1133,102 @@ class SandboxState:
             head_sha, base_sha = self.pull_shas(issue)
             if base_sha in self.ancestors(repo, head_sha):
                 raise SandboxError(422, "There are no new commits on the base branch.")
-            self.add_commit(repo.full_name, pull.head_ref, f"Merge branch '{pull.base_ref}' into {pull.head_ref}",
-                            actor, parents=(head_sha, base_sha))
+            self.add_commit(
+                repo.full_name,
+                pull.head_ref,
+                f"Merge branch '{pull.base_ref}' into {pull.head_ref}",
+                actor,
+                parents=(head_sha, base_sha),
+            )
             if pull.mergeable_state == "behind":
                 pull.mergeable_state = "clean"
             self._touch(repo, issue, self.clock())
 
-    def add_review(self, full_name: str, number: int, user: str, state: str, body: str = "",
-                   when: datetime | None = None) -> Review:
+    def add_review(
+        self, full_name: str, number: int, user: str, state: str, body: str = "", when: datetime | None = None
+    ) -> Review:
         """A review on a PR (state APPROVED, CHANGES_REQUESTED or COMMENTED)."""
         with self.lock:
             repo = self.repo(full_name)
             issue = self._pull(full_name, number)
             self.user(user)
             head_sha, _ = self.pull_shas(issue)
-            review = Review(self.next_id(), repo.id, number, user, state.upper(),
-                            body or ("Please fix the failing cases." if state.upper() == "CHANGES_REQUESTED" else ""),
-                            when or self.clock(), head_sha)
+            review = Review(
+                self.next_id(),
+                repo.id,
+                number,
+                user,
+                state.upper(),
+                body or ("Please fix the failing cases." if state.upper() == "CHANGES_REQUESTED" else ""),
+                when or self.clock(),
+                head_sha,
+            )
             self.reviews.append(review)
             return review
 
     # ------------------------------------------------------------------ CI
-    def add_check_run(self, full_name: str, sha: str, name: str, conclusion: str | None,
-                      when: datetime | None = None) -> CheckRun:
+    def add_check_run(
+        self, full_name: str, sha: str, name: str, conclusion: str | None, when: datetime | None = None
+    ) -> CheckRun:
         """A check run on a commit; conclusion None or 'pending' means still in progress."""
         with self.lock:
             repo = self.repo(full_name)
             when = when or self.clock()
             done = conclusion not in (None, "pending", "in_progress", "queued")
-            run = CheckRun(self.next_id(), repo.id, sha, name, "completed" if done else "in_progress",
-                           conclusion if done else None, when, when + timedelta(minutes=4) if done else None)
+            run = CheckRun(
+                self.next_id(),
+                repo.id,
+                sha,
+                name,
+                "completed" if done else "in_progress",
+                conclusion if done else None,
+                when,
+                when + timedelta(minutes=4) if done else None,
+            )
             self.check_runs.append(run)
             return run
 
-    def add_status(self, full_name: str, sha: str, state: str, context: str = "default",
-                   description: str | None = None, target_url: str | None = None,
-                   creator: str = DEFAULT_LOGIN, when: datetime | None = None) -> Status:
+    def add_status(
+        self,
+        full_name: str,
+        sha: str,
+        state: str,
+        context: str = "default",
+        description: str | None = None,
+        target_url: str | None = None,
+        creator: str = DEFAULT_LOGIN,
+        when: datetime | None = None,
+    ) -> Status:
         """A commit status (error, failure, pending, success)."""
         with self.lock:
             repo = self.repo(full_name)
             if state not in ("error", "failure", "pending", "success"):
-                raise SandboxError(422, "Validation Failed",
-                                   [{"resource": "Status", "field": "state", "code": "custom",
-                                     "message": "state is not included in the list"}])
+                raise SandboxError(
+                    422,
+                    "Validation Failed",
+                    [
+                        {
+                            "resource": "Status",
+                            "field": "state",
+                            "code": "custom",
+                            "message": "state is not included in the list",
+                        }
+                    ],
+                )
             when = when or self.clock()
             self.user(creator)
-            status = Status(self.next_id(), repo.id, sha, state, context,
-                            description or f"The build {'passed' if state == 'success' else state}",
-                            target_url, creator, when, when)
+            status = Status(
+                self.next_id(),
+                repo.id,
+                sha,
+                state,
+                context,
+                description or f"The build {'passed' if state == 'success' else state}",
+                target_url,
+                creator,
+                when,
+                when,
+            )
             self.statuses.append(status)
             return status
 
@@ -1086,14 +1244,22 @@ class SandboxState:
             bucket.limit = limit
             return bucket
 
-    def log_request(self, method: str, path: str, query: str, status: int, login: str | None,
-                    body: object = None) -> None:
+    def log_request(
+        self, method: str, path: str, query: str, status: int, login: str | None, body: object = None
+    ) -> None:
         """Append one answered request to the log."""
         with self.lock:
-            self.request_log.append({
-                "method": method, "path": path, "query": query, "status": status,
-                "time": datetime.now(UTC).isoformat(), "login": login, "body": body,
-            })
+            self.request_log.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "query": query,
+                    "status": status,
+                    "time": datetime.now(UTC).isoformat(),
+                    "login": login,
+                    "body": body,
+                }
+            )
 
     def writes(self) -> list[dict]:
         """Logged mutating requests (everything but GET/HEAD/OPTIONS)."""
