@@ -230,17 +230,7 @@ def save_forecast(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame
     for name, columns in FORECAST_TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     with store.transaction(con):
-        for name in FORECAST_TABLES:
-            con.execute(f"DELETE FROM {name}")
-            frame = frames.get(name)
-            if frame is None or frame.empty:
-                continue
-            con.register("forecast_rows", frame)
-            try:
-                cols = ", ".join(frame.columns)
-                con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM forecast_rows")
-            finally:
-                con.unregister("forecast_rows")
+        store.replace_tables(con, {name: frames.get(name) for name in FORECAST_TABLES})
 
 
 def write_forecast(settings: Settings, result: dict[str, Any]) -> None:

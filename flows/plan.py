@@ -133,12 +133,7 @@ def save_plan(con: duckdb.DuckDBPyConnection, plan_id: str, plan: Plan, now: dat
             [plan_id, now, snapshot_run_id, settings.dispatch.strategy, pool, used, pool - used,
              plan.summary["cost"], json.dumps(plan.summary, default=str)],
         )  # fmt: skip
-        if not frame.empty:
-            con.register("new_actions", frame)
-            try:
-                con.execute(f"INSERT INTO plan_actions ({', '.join(frame.columns)}) SELECT * FROM new_actions")
-            finally:
-                con.unregister("new_actions")
+        store.insert_frame(con, "plan_actions", frame)
         store.save_settings(con, view_settings(settings))
 
 

@@ -21,6 +21,17 @@ SANDBOX_TOKEN = "sandbox-token"
 _REPO_NAME = re.compile(r"([A-Za-z0-9_.-]+/)?[A-Za-z0-9_.-]+")
 
 
+def valid_timezone(value: str) -> str:
+    """An IANA timezone name (`Europe/London`), or a ValueError saying it is unknown."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {value!r}") from exc
+    return value
+
+
 class ConfigError(Exception):
     """A configuration problem, already phrased for the user in one line."""
 
@@ -108,16 +119,7 @@ class TeamSettings(_Section):
     timezone: str = Field("UTC", description="the day boundary for usage counting")
     window: Literal["calendar_day", "rolling_24h"] = Field("calendar_day")
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {value!r}") from exc
-        return value
+    _tz = field_validator("timezone")(lambda cls, value: valid_timezone(value))
 
     @property
     def pool(self) -> int:
@@ -219,16 +221,7 @@ class ScheduleSettings(_Section):
         lambda cls, value: _cadence(value)
     )
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {value!r}") from exc
-        return value
+    _tz = field_validator("timezone")(lambda cls, value: valid_timezone(value))
 
     def for_deployment(self, name: str) -> dict[str, Any]:
         """`to_deployment` schedule keywords of one deployment (empty when disabled)."""

@@ -308,22 +308,25 @@ def save_versions(
     return int(added)
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, key: str) -> None:
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, replace: bool = False) -> None:
+    """Insert a frame's rows by column name; `replace` overwrites rows with the same primary key."""
     if frame.empty:
         return
-    con.register("upsert_rows", frame)
+    con.register("frame_rows", frame)
     try:
         cols = ", ".join(frame.columns)
-        con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM upsert_rows")
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM frame_rows")
     finally:
-        con.unregister("upsert_rows")
+        con.unregister("frame_rows")
+
 
 
 def save_repositories(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], run_id: int) -> None:
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame["run_id"] = run_id
-    _upsert(con, "repositories", frame, "repo")
+    insert_frame(con, "repositories", frame, replace=True)
 
 
 def save_repo_fetch(
@@ -333,7 +336,7 @@ def save_repo_fetch(
     if fetch.comments:
         frame = pd.DataFrame(fetch.comments)
         frame["run_id"] = run_id
-        _upsert(con, "comments", frame, "id")
+        insert_frame(con, "comments", frame, replace=True)
     if fetch.full and fetch.comments_changed:
         # A full listing is the whole truth: comments it lacks were deleted.
         ids = [row["id"] for row in fetch.comments]
@@ -341,12 +344,12 @@ def save_repo_fetch(
     if fetch.events:
         frame = pd.DataFrame(fetch.events).drop_duplicates("id")
         frame["run_id"] = run_id
-        _upsert(con, "issue_events", frame, "id")
+        insert_frame(con, "issue_events", frame, replace=True)
     if fetch.epic_branches is not None:
         con.execute("DELETE FROM branches WHERE repo = ? AND name LIKE 'epic/%'", [fetch.repo])
         frame = pd.DataFrame(fetch.epic_branches, columns=["repo", "name", "sha", "ahead_by", "behind_by"])
         frame["run_id"] = run_id
-        _upsert(con, "branches", frame, "repo, name")
+        insert_frame(con, "branches", frame, replace=True)
     if fetch.etags:
         frame = pd.DataFrame(
             [
@@ -355,7 +358,7 @@ def save_repo_fetch(
             ]
         )
         frame["run_id"] = run_id
-        _upsert(con, "http_cache", frame, "url")
+        insert_frame(con, "http_cache", frame, replace=True)
     _save_sync_state(con, fetch, at, margin_minutes)
 
 
@@ -453,14 +456,8 @@ def replace_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFram
     """Swap the rows of derived tables (inside the caller's transaction)."""
     for table, frame in frames.items():
         con.execute(f"DELETE FROM {table}")
-        if frame.empty:
-            continue
-        con.register("derived_rows", frame)
-        try:
-            cols = ", ".join(frame.columns)
-            con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM derived_rows")
-        finally:
-            con.unregister("derived_rows")
+        if frame is not None:
+            insert_frame(con, table, frame)
 
 
 def current_open_issues(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

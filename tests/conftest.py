@@ -61,6 +61,19 @@ def make_settings(url: str, db: Path, repos: list[str] | None = None, org: str =
     )
 
 
+def write_config(folder: Path, url: str, db: Path | str, quota: int = 300, extra: str = "") -> Path:
+    """An orchestrator.toml for the sandbox (for tests that run the CLI in another process)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "orchestrator.toml"
+    path.write_text(
+        f'[github]\napi_url = "{url}"\norg = "dappcore"\nrepos = ["*"]\nseconds_between_writes = 0\n'
+        f'[database]\npath = "{db}"\n[dispatch]\nplans_dir = "{folder / "plans"}"\n'
+        f'[[team.members]]\nlogin = "Snider"\nquota = {quota}\n{extra}',
+        encoding="utf-8",
+    )
+    return path
+
+
 @pytest.fixture
 def settings(sandbox, tmp_path, monkeypatch):
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)

@@ -18,7 +18,7 @@ from flows.execute import execute
 from orchestrator.config import Settings
 from orchestrator.sandbox.state import SandboxError
 from tasks import ledger, store
-from tests.conftest import make_settings
+from tests.conftest import make_settings, write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -357,15 +357,6 @@ def test_a_member_quota_covers_only_their_repos(sandbox, tmp_path):
     assert summary["tasks_spent"] == 1
 
 
-def cli_config(tmp_path: Path, url: str, db: Path, quota: int = 300) -> Path:
-    path = tmp_path / "orchestrator.toml"
-    path.write_text(
-        f'[github]\napi_url = "{url}"\norg = "{ORG}"\nrepos = ["*"]\nseconds_between_writes = 0\n'
-        f'[database]\npath = "{db}"\n[[team.members]]\nlogin = "Snider"\nquota = {quota}\n'
-    )
-    return path
-
-
 def cli(config: Path, *args: str) -> subprocess.Popen:
     """`orchestrator --config … execute …` in a new process, on the test's Prefect server."""
     from prefect.settings import PREFECT_API_URL
@@ -381,7 +372,7 @@ def cli(config: Path, *args: str) -> subprocess.Popen:
 
 def test_concurrent_applies_never_dispatch_more_than_the_pool(sandbox, tmp_path):
     db = tmp_path / "c.duckdb"
-    config = cli_config(tmp_path, sandbox.url, db, quota=4)
+    config = write_config(tmp_path, sandbox.url, db, quota=4)
     s = budget_settings(sandbox.url, db, {"Snider": (4, ["*"])})
     plain = open_plain_issues(sandbox.state, "core-php")
     insert_plan(s, "p-a", dispatch_plan("core-php", plain[0:3], "Snider"), datetime(2026, 3, 2, 9))
@@ -407,7 +398,7 @@ def test_killing_the_executor_at_random_points_then_resuming_matches_one_clean_r
     plan = every_type_plan(state)
     # the clean reference run
     clean_db = tmp_path / "clean.duckdb"
-    clean_config = cli_config(tmp_path, sandbox.url, clean_db)
+    clean_config = write_config(tmp_path, sandbox.url, clean_db)
     clean_settings = make_settings(sandbox.url, clean_db)
     insert_plan(clean_settings, "p-kill", plan)
     run = cli(clean_config, "execute", "--apply")
@@ -422,7 +413,7 @@ def test_killing_the_executor_at_random_points_then_resuming_matches_one_clean_r
     since = datetime.now(UTC) - timedelta(seconds=1)
     db = tmp_path / "killed.duckdb"
     (tmp_path / "killed").mkdir()
-    config = cli_config(tmp_path / "killed", sandbox.url, db)
+    config = write_config(tmp_path / "killed", sandbox.url, db)
     settings = make_settings(sandbox.url, db)
     insert_plan(settings, "p-kill", plan)
     state.set_faults(latency_ms=25)
@@ -461,7 +452,7 @@ def test_the_command_dry_run_prints_a_table_and_sends_no_write(sandbox, tmp_path
     from orchestrator.cli_common import app
 
     db = tmp_path / "cli.duckdb"
-    config = cli_config(tmp_path, sandbox.url, db)
+    config = write_config(tmp_path, sandbox.url, db)
     runner = CliRunner()
     empty = runner.invoke(app, ["--config", str(config), "execute"])
     assert empty.exit_code == 1 and "no plan" in empty.output and "Traceback" not in empty.output

@@ -11,19 +11,10 @@ from pathlib import Path
 import pytest
 
 from tasks import store
+from tests.conftest import write_config
 
-# the command module registers itself on the shared app; import it whether or not cli.py lists it yet
-CLI = [sys.executable, "-c", "import orchestrator.cli as c, orchestrator.commands.forecast; c.app()"]
+CLI = [sys.executable, "-m", "orchestrator.cli"]
 KEYS = ["repo", "epic", "p50", "p85", "p95", "remaining_children"]
-
-
-def write_config(tmp_path: Path, url: str, db: Path) -> Path:
-    path = tmp_path / "orchestrator.toml"
-    path.write_text(
-        f'[github]\napi_url = "{url}"\norg = "dappcore"\nrepos = ["*"]\nseconds_between_writes = 0\n'
-        f'[database]\npath = "{db}"\n[[team.members]]\nlogin = "Snider"\nquota = 300\n'
-    )
-    return path
 
 
 def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tasks import store
+from tests.conftest import write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -29,26 +30,6 @@ from flows.snapshot import snapshot_flow
 summary = snapshot_flow(config_path=sys.argv[1])
 print("RESULT " + json.dumps({"run_id": summary["run_id"], "requests": summary["requests"]}))
 """
-
-
-def write_config(path: Path, api_url: str, db: Path) -> Path:
-    path.write_text(
-        f"""
-[github]
-api_url = "{api_url}"
-org = "dappcore"
-seconds_between_writes = 0
-
-[database]
-path = "{db}"
-
-[[team.members]]
-login = "Snider"
-quota = 300
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def child_env() -> dict[str, str]:
@@ -69,7 +50,7 @@ def child_env() -> dict[str, str]:
 def run_overlapping_snapshots(sandbox, tmp_path, read) -> tuple[list[tuple[int, str, str]], list[str], int, float]:
     """Two snapshot flow runs in two processes at once, while `read(db)` runs in a loop here."""
     db = tmp_path / "orchestrator.duckdb"
-    config = write_config(tmp_path / "orchestrator.toml", sandbox.url, db)
+    config = write_config(tmp_path, sandbox.url, db)
     began = time.monotonic()
     runs = [
         subprocess.Popen(

@@ -13,7 +13,7 @@ from github import Auth, Github
 from flows.plan import plan_flow
 from flows.snapshot import snapshot
 from tasks import store
-from tests.conftest import SANDBOX_NOW
+from tests.conftest import SANDBOX_NOW, write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -21,25 +21,6 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 def query(settings, sql, params=None):
     with store.reader(settings.database.path) as con:
         return con.execute(sql, params or []).fetchdf()
-
-
-def write_config(tmp_path, settings) -> str:
-    path = tmp_path / "orchestrator.toml"
-    path.write_text(
-        f"""
-[github]
-api_url = "{settings.github.api_url}"
-org = "dappcore"
-[database]
-path = "{settings.database.path}"
-[[team.members]]
-login = "Snider"
-quota = 300
-[dispatch]
-plans_dir = "{tmp_path / "plans"}"
-"""
-    )
-    return str(path)
 
 
 def cli(config: str, *args: str) -> subprocess.CompletedProcess:
@@ -51,7 +32,7 @@ def cli(config: str, *args: str) -> subprocess.CompletedProcess:
 
 def test_plan_command_writes_plan_actions_with_the_contract_columns(sandbox, settings, tmp_path):
     snapshot(settings)
-    config = write_config(tmp_path, settings)
+    config = str(write_config(tmp_path, settings.github.api_url, settings.database.path))
     result = cli(config, "plan")
     assert result.returncode == 0, result.stderr
     plans = query(settings, "SELECT plan_id, created_at FROM dispatch_plans")
@@ -97,7 +78,7 @@ def test_a_person_adding_the_agent_label_spends_quota(sandbox, settings, tmp_pat
     for issue in targets:
         issue.add_to_labels("jules")
     snapshot(settings)
-    config = write_config(tmp_path, settings)
+    config = str(write_config(tmp_path, settings.github.api_url, settings.database.path))
     budget = json.loads(cli(config, "budget", "--json").stdout)
     today = datetime.utcnow().date()
     counted = query(
@@ -126,7 +107,7 @@ def test_budget_json_equals_the_ledger(sandbox, settings, tmp_path):
                AND CAST(executed_at AS DATE) = CAST(? AS DATE)""",
             [now],
         ).fetchone()[0]
-    config = write_config(tmp_path, settings)
+    config = str(write_config(tmp_path, settings.github.api_url, settings.database.path))
     result = cli(config, "budget", "--json", "--team", "--history", "--days", "3")
     budget = json.loads(result.stdout)
     # the seeded history lies around SANDBOX_NOW, months ago: today only the ledger counts

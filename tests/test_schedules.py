@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import yaml
 
 from deployments.schedules import DEFAULT_CRONS, ScheduleSettings, parse_schedule
 from orchestrator.config import ConfigError, load_settings
+from tests.conftest import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = ROOT / "prefect.yaml"
@@ -112,7 +112,7 @@ def test_served_deployments_carry_the_schedules_and_the_config_path(tmp_path):
 
 
 def test_serve_hands_the_flows_a_config_they_can_load(tmp_path):
-    """A [schedule] table the Settings model does not know yet is kept from the flows; --db is applied."""
+    """The served flows load the user's configuration with --db applied, [schedule] included."""
     from deployments.serve import effective_config
 
     config = tmp_path / "orchestrator.toml"
@@ -128,21 +128,15 @@ def test_serve_hands_the_flows_a_config_they_can_load(tmp_path):
     settings = load_settings(served)
     assert settings.github.repos == ["core"] and settings.team.members[0].quota == 5
     assert settings.database.path == str((tmp_path / "other.duckdb").resolve())
-    assert "schedule" not in tomllib.loads(Path(served).read_text()) or "schedule" in type(settings).model_fields
+    assert settings.schedule.snapshot.interval == 30
 
 
 # ── orchestrator serve, end to end ────────────────────────────────────────────
 
 
 def serve_command() -> list[str]:
-    """`orchestrator serve`: the console script once cli.py registers the command, else the same app."""
-    from orchestrator.cli import app
-
-    script = Path(sys.executable).with_name("orchestrator")
-    names = {c.name or (c.callback.__name__ if c.callback else None) for c in app.registered_commands}
-    if script.exists() and "serve" in names:
-        return [str(script)]
-    return [sys.executable, "-c", "import orchestrator.cli as c, orchestrator.commands.serve; c.app()"]
+    """`orchestrator serve`, as the user runs it (the console script)."""
+    return [str(Path(sys.executable).with_name("orchestrator"))]
 
 
 def pid_alive(pid: int) -> bool:
@@ -162,29 +156,11 @@ def test_serve_runs_the_snapshot_on_schedule_and_stops_its_prefect_server(sandbo
     from tasks import store
 
     db = tmp_path / "orchestrator.duckdb"
-    config = tmp_path / "orchestrator.toml"
-    config.write_text(
-        f"""
-[github]
-api_url = "{sandbox.url}"
-org = "dappcore"
-seconds_between_writes = 0
-
-[database]
-path = "{db}"
-
-[[team.members]]
-login = "Snider"
-quota = 300
-
-[schedule]
-snapshot = {{ interval = 15 }}
-morning = {{ enabled = false }}
-midday = {{ enabled = false }}
-evening = {{ enabled = false }}
-""",
-        encoding="utf-8",
+    schedule = (
+        "[schedule]\nsnapshot = { interval = 15 }\nmorning = { enabled = false }\n"
+        "midday = { enabled = false }\nevening = { enabled = false }\n"
     )
+    config = write_config(tmp_path, sandbox.url, db, extra=schedule)
     env = dict(os.environ)
     for key in ("PREFECT_API_URL", "GITHUB_TOKEN", "PREFECT_PROFILES_PATH"):
         env.pop(key, None)
