@@ -96,3 +96,16 @@ def test_every_command_has_a_readme_section():
     names = [c.name or c.callback.__name__ for c in app.registered_commands]
     missing = [name for name in names if f"### `orchestrator {name}" not in readme]
     assert not missing, f"commands without a README section: {missing}"
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_token_can_come_from_a_prefect_secret_block(monkeypatch):
+    from prefect.blocks.system import Secret
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    Secret(value="ghp_from_block").save("github-token-test", overwrite=True)
+    settings = parse_settings({"github": {"org": "o", "token_block": "github-token-test"}})
+    assert settings.token() == "ghp_from_block"
+    missing = parse_settings({"github": {"org": "o", "token_block": "no-such-block"}})
+    with pytest.raises(ConfigError, match="no Prefect Secret block named 'no-such-block'"):
+        missing.token()
