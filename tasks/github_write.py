@@ -286,8 +286,21 @@ def _url(item: dict[str, Any] | None) -> str | None:
     return (item or {}).get("html_url")
 
 
+def with_labels(live: Live, repo: str, names: list[str], write: Callable[[], Any]) -> Any:
+    """Run a write that sets labels. GitHub creates missing labels itself, so no label is created
+    up front (that would be a write the plan did not ask for); a server that refuses unknown
+    labels (422) gets them created, then the write once more."""
+    try:
+        return write()
+    except GitHubError as exc:
+        if exc.status != 422 or not names:
+            raise
+        _ensure_labels(live, repo, names)
+        return write()
+
+
 def _ensure_labels(live: Live, repo: str, names: list[str]) -> None:
-    """Create the labels the repo lacks (an issue may only carry existing labels)."""
+    """Create the labels the repo lacks."""
     for name in names:
         if name.lower() in live.labels(repo):
             continue
@@ -322,9 +335,10 @@ def _create_issue(live: Live, action: dict[str, Any]) -> str | None:
     body = with_marker(payload.get("body"), kind, key)
 
     def write() -> dict[str, Any]:
-        _ensure_labels(live, repo, labels)
         data = {"title": sanitize(payload["title"]), "body": body, "labels": labels}
-        item = live.client.request("POST", f"/repos/{repo}/issues", body=data).data
+        item = with_labels(
+            live, repo, labels, lambda: live.client.request("POST", f"/repos/{repo}/issues", body=data)
+        ).data
         live.remember(repo, item)
         return item
 
@@ -491,8 +505,7 @@ def do_escalate_pr(live: Live, action: dict[str, Any], settings: Settings) -> st
     """A marked comment handing the PR to a person, the `needs-human` label, and the assignee."""
     repo, number, payload = action["repo"], action["target"], action["payload"]
     url = _comment_once(live, repo, number, payload.get("comment"), "escalate", _marker_key(action))
-    _ensure_labels(live, repo, [HUMAN_LABEL])
-    _add_label(live, repo, number, HUMAN_LABEL)
+    with_labels(live, repo, [HUMAN_LABEL], lambda: _add_label(live, repo, number, HUMAN_LABEL))
     if payload.get("assignee"):
         _assign(live, repo, number, str(payload["assignee"]))
     return url
