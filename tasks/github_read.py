@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -251,14 +252,18 @@ def fetch_repositories(client: GitHubClient, org: str, names: list[str]) -> list
     A name missing from the org listing is asked for directly, so a renamed repository
     (GitHub answers 301) resolves to its new name and later list URLs need no redirect.
     """
-    try:
-        listing = [
-            raw for page in client.pages(f"/orgs/{org}/repos", {"per_page": 100, "type": "all"}) for raw in page.data
-        ]
-    except GitHubError as exc:
-        if exc.status != 404:
-            raise
-        listing = [raw for page in client.pages(f"/users/{org}/repos", {"per_page": 100}) for raw in page.data]
+    listing: list[dict[str, Any]] = []
+    owners = ((f"/orgs/{org}/repos", {"per_page": 100, "type": "all"}), (f"/users/{org}/repos", {"per_page": 100}))
+    for url, params in owners:
+        try:
+            listing = [raw for page in client.pages(url, params) for raw in page.data or []]
+            break
+        except GitHubError as exc:
+            if exc.status != 404:
+                raise
+    else:  # neither an organisation nor a user: named repositories may still be asked for one by one
+        if "*" in names:
+            raise GitHubError(404, f"no organisation or user named {org!r}", f"/orgs/{org}/repos")
     if "*" in names:
         return sorted((repository_row(raw) for raw in listing), key=lambda r: r["repo"])
     by_name = {raw["name"].lower(): raw for raw in listing}
@@ -463,6 +468,7 @@ def fetch_open_pull_details(client: GitHubClient, state: RepoSyncState, out: Rep
             if exc.status in (404, 410):  # deleted meanwhile; the next full listing ends it
                 continue
             raise
+        pull = _with_mergeability(client, state, out, number, pull)
         sha = (pull.get("head") or {}).get("sha")
         checks = status = None
         if sha:
@@ -472,6 +478,20 @@ def fetch_open_pull_details(client: GitHubClient, state: RepoSyncState, out: Rep
         apply_pull_detail(row, pull, checks, status, reviews, fetched_at)
         if number not in fresh:
             out.pulls.append(row)
+
+
+MERGEABILITY_WAITS = (1.0, 2.0)  # seconds; GitHub computes `mergeable` in the background
+
+
+def _with_mergeability(client: GitHubClient, state: RepoSyncState, out: RepoFetch, number: int, pull: dict) -> dict:
+    """GitHub answers `mergeable: null` while it computes it: ask again shortly, as its docs advise,
+    so that a value that only arrives later is not mistaken for a change at the next snapshot."""
+    for wait in MERGEABILITY_WAITS:
+        if pull.get("mergeable") is not None or pull.get("state") != "open" or pull.get("merged"):
+            break
+        time.sleep(wait)
+        pull = cached_get(client, state, out, f"/repos/{state.repo}/pulls/{number}")
+    return pull
 
 
 def fetch_epic_branches(client: GitHubClient, state: RepoSyncState, out: RepoFetch) -> None:

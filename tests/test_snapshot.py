@@ -212,3 +212,16 @@ def test_token_never_reaches_the_database(sandbox, settings, monkeypatch):
             assert "ghp_secret_value_123" not in str(text), table
     finally:
         con.close()
+
+
+def test_mergeability_still_being_computed_is_waited_for_not_stored_as_a_change(sandbox, settings):
+    repo = writer_client(sandbox).get_repo("dappcore/core-admin")
+    head = repo.get_branch(repo.default_branch).commit.sha
+    repo.create_git_ref("refs/heads/feature/new-thing", head)
+    sandbox.state.add_commit("dappcore/core-admin", "feature/new-thing", "Add the new thing")
+    pull = repo.create_pull(title="A new thing", body="", head="feature/new-thing", base=repo.default_branch)
+    snapshot(settings)  # GitHub (and the sandbox) answer `mergeable: null` on the first look
+    stored = query(settings, f"SELECT mergeable, mergeable_state FROM pull_requests WHERE repo = 'dappcore/core-admin' "
+                   f"AND number = {pull.number}")  # fmt: skip
+    assert stored[0][0] is not None and stored[0][1] != "unknown"
+    assert snapshot(settings)["versions_added"] == 0
