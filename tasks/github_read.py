@@ -496,7 +496,10 @@ def _with_mergeability(client: GitHubClient, state: RepoSyncState, out: RepoFetc
 
 def fetch_epic_branches(client: GitHubClient, state: RepoSyncState, out: RepoFetch) -> None:
     """Branches under `epic/`, only for repos that have epics (saves a request per repo)."""
-    if not (state.has_epics or any(EPIC_CHECKLIST.search(row["body"] or "") for row in out.issues)):
+    # Only open epics need their branch; a closed one's is usually deleted.
+    if not (
+        state.has_epics or any(r["state"] == "open" and EPIC_CHECKLIST.search(r["body"] or "") for r in out.issues)
+    ):
         return
     try:
         refs = cached_get(client, state, out, f"/repos/{state.repo}/git/matching-refs/heads/epic/")

@@ -218,7 +218,8 @@ def load_sync_state(
     ).fetchdf()
     cache = con.execute("SELECT url, etag, body FROM http_cache WHERE url LIKE ?", [f"/repos/{repo}/%"]).fetchall()
     has_epics = con.execute(
-        "SELECT count(*) > 0 FROM issues WHERE repo = ? AND regexp_matches(body, '(?m)^\\s*[-*]\\s+\\[[ xX]\\]\\s+')",
+        "SELECT count(*) > 0 FROM issues WHERE repo = ? AND state = 'open' "
+        "AND regexp_matches(body, '(?m)^\\s*[-*]\\s+\\[[ xX]\\]\\s+')",
         [repo],
     ).fetchone()[0]
     return RepoSyncState(
@@ -319,7 +320,6 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
         con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM frame_rows")
     finally:
         con.unregister("frame_rows")
-
 
 
 def save_repositories(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], run_id: int) -> None:

@@ -220,7 +220,9 @@ def test_mergeability_still_being_computed_is_waited_for_not_stored_as_a_change(
     repo.create_git_ref("refs/heads/feature/new-thing", head)
     sandbox.state.add_commit("dappcore/core-admin", "feature/new-thing", "Add the new thing")
     pull = repo.create_pull(title="A new thing", body="", head="feature/new-thing", base=repo.default_branch)
-    snapshot(settings)  # GitHub (and the sandbox) answer `mergeable: null` on the first look
+    # GitHub answers `mergeable: null` until its background job is done: the first GET sees it
+    sandbox.state.issue("dappcore/core-admin", pull.number).pull.mergeable_known = False
+    snapshot(settings)
     stored = query(settings, f"SELECT mergeable, mergeable_state FROM pull_requests WHERE repo = 'dappcore/core-admin' "
                    f"AND number = {pull.number}")  # fmt: skip
     assert stored[0][0] is not None and stored[0][1] != "unknown"

@@ -673,11 +673,11 @@ HISTORY_EPICS: tuple[HistoryEpic, ...] = (
     HistoryEpic("core", "Epic: API error handling", "api-errors", 45, (2, 2), added=1),
     HistoryEpic("core", "Epic: Config loading", "config-loading", 16, (1, 2)),
     HistoryEpic("core-php", "Epic: Auth module hardening", "auth-hardening", 64, (1, 2)),
-    HistoryEpic("core-claude", "Epic: Prompt pipeline cleanup", "prompt-cleanup", 62, (2, 1)),
-    HistoryEpic("core-api", "Epic: Input validation", "input-validation", 50, (1, 2)),
-    HistoryEpic("core-admin", "Epic: Admin audit log", "admin-audit-log", 60, (1, 2)),
-    HistoryEpic("core-mcp", "Epic: Transport tests", "transport-tests", 56, (1, 2), added=1),
-    HistoryEpic("core-agent", "Epic: Runner security", "runner-security", 60, (1, 2)),
+    HistoryEpic("core-claude", "Epic: Prompt pipeline cleanup", "prompt-cleanup", 61, (2, 1)),
+    HistoryEpic("core-api", "Epic: Input validation", "input-validation", 60, (1, 2)),
+    HistoryEpic("core-admin", "Epic: Admin audit log", "admin-audit-log", 47, (1, 2)),
+    HistoryEpic("core-mcp", "Epic: Transport tests", "transport-tests", 60, (1, 2), added=1),
+    HistoryEpic("core-tenant", "Epic: Tenant provisioning", "tenant-provisioning", 68, (1, 2)),
 )
 HISTORY_LANG = {"Go": "lang:go", "PHP": "lang:php", "TypeScript": "lang:ts"}
 FAILED_ATTEMPT_RATE = 0.1
@@ -926,10 +926,28 @@ def seed_demo(state: SandboxState, seed: int = 7, now: datetime | None = None) -
         org = state.add_org(ORG, name="dAppCore", members=MEMBERS)
         org.created_at = now - timedelta(days=1500)
         for spec in INVENTORY:
+            before = rng.getstate()
             _seed_repo(state, spec, rng, now, seed)
+            if any(e.repo == spec.name for e in HISTORY_EPICS):
+                rng.setstate(_rng_without_history(spec, before, now, seed))
 
 
-def _seed_repo(state: SandboxState, spec: RepoSpec, rng: random.Random, now: datetime, seed: int = 7) -> None:
+def _rng_without_history(spec: RepoSpec, before: tuple, now: datetime, seed: int) -> tuple:
+    """The shared random state after building the repo without its history epics (on a scratch state).
+
+    The history epics take numbers the filler would have used, so the filler draws less; the repos
+    built after this one must still be laid out (open issues, audits, PRs at their numbers) as before.
+    """
+    scratch = SandboxState()
+    scratch.add_org(ORG, name="dAppCore", members=MEMBERS)
+    plain = random.Random()
+    plain.setstate(before)
+    _seed_repo(scratch, spec, plain, now, seed, history=False)
+    return plain.getstate()
+
+
+def _seed_repo(state: SandboxState, spec: RepoSpec, rng: random.Random, now: datetime, seed: int = 7,
+               history: bool = True) -> None:
     created = now - timedelta(days=430)
     repo = state.add_repo(ORG, spec.name, default_branch=spec.default_branch, language=spec.language,
                           description=f"{spec.name} — part of the dAppCore platform", created_at=created)
@@ -939,9 +957,9 @@ def _seed_repo(state: SandboxState, spec: RepoSpec, rng: random.Random, now: dat
         state.add_commit(repo.full_name, spec.default_branch, f"chore: bootstrap ({i + 1})", DEFAULT_LOGIN,
                          created + timedelta(days=i))
     b = Builder(state, rng, now, spec.name, spec)
-    history = [e for e in HISTORY_EPICS if e.repo == spec.name]
-    if history:  # its own random stream: the rest of the demo stays as it was
-        b.history = EpicHistory(b, history, random.Random(f"{seed}/{spec.name}/history"))
+    epics = [e for e in HISTORY_EPICS if e.repo == spec.name] if history else []
+    if epics:  # its own random stream (see _rng_without_history): the rest of the demo stays as it was
+        b.history = EpicHistory(b, epics, random.Random(f"{seed}/{spec.name}/history"))
     if spec.name == "core":
         _plan_core(b)
     elif spec.audits <= 1 and spec.open_issues <= 12:
