@@ -68,14 +68,20 @@ def fetch_repository(
 
 @task(name="write-snapshot", cache_policy=NO_CACHE)
 def write_snapshot(
-    settings: Settings, run_id: int, at: datetime, repos: list[dict[str, Any]], fetches: list[RepoFetch]
+    settings: Settings,
+    run_id: int,
+    at: datetime,
+    repos: list[dict[str, Any]],
+    fetches: list[RepoFetch],
+    figures: dict[str, Any],
 ) -> int:
-    """All versions of this snapshot, and the findings derived from it, in one transaction."""
+    """All versions of this snapshot, the findings derived from it and its `complete` mark, in one transaction."""
     derive = partial(derive_tables, overrides=settings.classification)
     with store.writer(settings.database.path) as con:
         return store.save_snapshot(
-            con, run_id, at, repos, fetches, settings.github.since_margin_minutes, derive, view_settings(settings)
-        )
+            con, run_id, at, repos, fetches, settings.github.since_margin_minutes, derive, view_settings(settings),
+            figures,
+        )  # fmt: skip
 
 
 @flow(name="snapshot", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
@@ -111,7 +117,16 @@ def run_snapshot(settings: Settings, full: bool = False, progress: Progress | No
             if progress:
                 progress(fetch.repo, done, len(states))
         fetches.sort(key=lambda f: f.repo)
-        added = write_snapshot(settings, run_id, started, repos, fetches)
+        summary = {
+            "run_id": run_id,
+            "repos": names,
+            "full_repos": [f.repo for f in fetches if f.full],
+            "requests": counter.requests,
+            "requests_not_modified": counter.not_modified,
+            "rate_limit_remaining": counter.rate_remaining,
+            "rate_limit_limit": counter.rate_limit,
+        }
+        added = write_snapshot(settings, run_id, started, repos, fetches, summary)
     except BaseException as exc:
         with store.writer(settings.database.path) as con:
             store.finish_snapshot_run(
@@ -119,18 +134,7 @@ def run_snapshot(settings: Settings, full: bool = False, progress: Progress | No
                 rate_limit_remaining=counter.rate_remaining, error=_short(exc),
             )  # fmt: skip
         raise
-    summary = {
-        "run_id": run_id,
-        "repos": names,
-        "full_repos": [f.repo for f in fetches if f.full],
-        "requests": counter.requests,
-        "requests_not_modified": counter.not_modified,
-        "rate_limit_remaining": counter.rate_remaining,
-        "rate_limit_limit": counter.rate_limit,
-        "versions_added": added,
-    }
-    with store.writer(settings.database.path) as con:
-        store.finish_snapshot_run(con, run_id, "complete", **{k: v for k, v in summary.items() if k != "run_id"})
+    summary["versions_added"] = added
     logger.info(
         "snapshot %s: %d repos, %d requests (%d not modified), %d versions added",
         run_id, len(names), counter.requests, counter.not_modified, added,

@@ -81,8 +81,8 @@ class GitHubError(Exception):
         self.url = url
 
 
-def make_github(settings: Settings, token: str) -> Github:
-    """A PyGithub client with deliberate pacing (see README, 'Talking to GitHub')."""
+def make_github(settings: Settings, token: str, retry: github.GithubRetry | None = None) -> Github:
+    """A PyGithub client with deliberate pacing (see README, `orchestrator snapshot`)."""
     return Github(
         base_url=settings.github.api_url,
         auth=Auth.Token(token),
@@ -93,7 +93,7 @@ def make_github(settings: Settings, token: str) -> Github:
         seconds_between_requests=settings.github.seconds_between_requests or None,
         seconds_between_writes=settings.github.seconds_between_writes or None,
         # 5xx and secondary limits are worth waiting for; a refused connection is not.
-        retry=github.GithubRetry(total=5, connect=2, backoff_factor=0.5, secondary_rate_wait=10),
+        retry=retry or github.GithubRetry(total=5, connect=2, backoff_factor=0.5, secondary_rate_wait=10),
     )
 
 

@@ -306,6 +306,7 @@ class RepoFetch:
     etags: dict[str, str] = field(default_factory=dict)
     cached: dict[str, Any] = field(default_factory=dict)
     gone: list[int] = field(default_factory=list)  # deleted or transferred (full refresh only)
+    issues_disabled: bool = False
     listing_changed: bool = False
     comments_changed: bool = False
 
@@ -350,7 +351,12 @@ def fetch_updated(
 
 def fetch_issues_and_pulls(client: GitHubClient, state: RepoSyncState, out: RepoFetch) -> None:
     """Issues and PRs (the issues list holds both) updated since the watermark, or all."""
-    items = fetch_updated(client, state, out, f"/repos/{state.repo}/issues", {"state": "all"})
+    try:
+        items = fetch_updated(client, state, out, f"/repos/{state.repo}/issues", {"state": "all"})
+    except GitHubError as exc:
+        if exc.status != 410:
+            raise
+        items = _pulls_only(client, state, out)  # issues are switched off: GitHub answers 410 Gone
     if items is None:
         return
     out.listing_changed = True
@@ -365,8 +371,17 @@ def fetch_issues_and_pulls(client: GitHubClient, state: RepoSyncState, out: Repo
         else:
             out.issues.append(issue_row(state.repo, raw))
     _fill_missing_merged(client, state, out, items)
-    if state.full:
+    if state.full and not out.issues_disabled:  # without issues, /issues/N says 410 for every number
         _check_missing(client, state, out, seen)
+
+
+def _pulls_only(client: GitHubClient, state: RepoSyncState, out: RepoFetch) -> list[dict[str, Any]] | None:
+    """A repository with issues switched off still has PRs: list them as the issues list would."""
+    out.issues_disabled = True
+    pulls = fetch_updated(client, state, out, f"/repos/{state.repo}/pulls", {"state": "all"})
+    if pulls is None:
+        return None
+    return [{**raw, "pull_request": {"url": raw.get("url"), "merged_at": raw.get("merged_at")}} for raw in pulls]
 
 
 def _check_missing(client: GitHubClient, state: RepoSyncState, out: RepoFetch, listed: set[int]) -> None:
@@ -541,11 +556,11 @@ def fetch_repo(client: GitHubClient, state: RepoSyncState, fetched_at: datetime)
     comments_key = _cache_key(
         f"/repos/{state.repo}/issues/comments", {"sort": "updated", "direction": "desc", "per_page": 100}
     )
-    if listed_in_full and not any(row["comments"] for row in items):
+    if (listed_in_full and not any(row["comments"] for row in items)) or out.issues_disabled:
         out.comments_changed = True
     elif out.listing_changed or comments_key in state.etags:
         fetch_comments(client, state, out)
-    if not (listed_in_full and not items):  # an empty repository has no events either
+    if not (listed_in_full and not items) and not out.issues_disabled:  # an empty repository has no events
         fetch_events(client, state, out)
     fetch_open_pull_details(client, state, out, fetched_at)
     fetch_epic_branches(client, state, out)

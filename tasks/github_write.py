@@ -16,11 +16,13 @@ from typing import Any
 from urllib.parse import quote
 
 import github
-from github import Auth, Github
+import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from orchestrator.config import Settings
 from orchestrator.sanitize import has_marker, marker, sanitize, with_marker
-from tasks.github_client import GitHubClient, GitHubError
+from tasks.github_client import GitHubClient, GitHubError, make_github
+from tasks.github_read import ci_state, review_summary
 
 # Which marker each creating action writes, and which payload field (or the target) keys it.
 MARKER_KINDS: dict[str, str] = {
@@ -48,24 +50,25 @@ class WriteSafeRetry(github.GithubRetry):
             return False
         return super().is_retry(method, status_code, has_retry_after)
 
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001
+        """A POST/PATCH whose answer was lost (read timeout, dropped connection) may have landed:
+        hand it back too. Only a connection that never opened is safe to repeat blindly."""
+        sent = error is not None and not isinstance(error, ConnectTimeoutError | NewConnectionError)
+        if sent and response is None and (method or "").upper() in ("POST", "PATCH"):
+            raise MaxRetryError(_pool, url, reason=error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
 
 def make_writer(settings: Settings, token: str) -> GitHubClient:
     """A client like `make_github`'s, with writes paced and never blindly repeated."""
     retry = WriteSafeRetry(
         total=5,
+        connect=2,
         backoff_factor=0.5,
         secondary_rate_wait=10,
         allowed_methods={"GET", "HEAD", "PUT", "DELETE", "POST", "PATCH"},
     )
-    gh = Github(
-        base_url=settings.github.api_url,
-        auth=Auth.Token(token),
-        per_page=100,
-        timeout=int(settings.github.timeout),
-        seconds_between_requests=settings.github.seconds_between_requests or None,
-        seconds_between_writes=settings.github.seconds_between_writes or None,
-        retry=retry,
-    )
+    gh = make_github(settings, token, retry)
     return GitHubClient(gh)
 
 
@@ -161,19 +164,14 @@ class Live:
         return self._labels[repo]
 
     def ci_failing(self, repo: str, sha: str) -> bool:
-        """Any failed check run or a failing combined status on the commit."""
-        runs = self.client.get(f"/repos/{repo}/commits/{sha}/check-runs").data.get("check_runs", [])
-        if any(r.get("conclusion") in ("failure", "timed_out", "cancelled", "action_required") for r in runs):
-            return True
+        """The commit's CI as the snapshot judges it (check runs and commit statuses together)."""
+        runs = self.client.get(f"/repos/{repo}/commits/{sha}/check-runs", {"per_page": 100}).data
         status = self.client.get(f"/repos/{repo}/commits/{sha}/status").data
-        return status.get("state") in ("failure", "error") and bool(status.get("statuses"))
+        return ci_state(runs, status)[0] == "failure"
 
     def changes_requested(self, repo: str, number: int) -> bool:
-        latest: dict[str, str] = {}
-        for review in self.all_pages(f"/repos/{repo}/pulls/{number}/reviews"):
-            if review.get("state") != "COMMENTED":
-                latest[(review.get("user") or {}).get("login", "")] = review.get("state", "")
-        return "CHANGES_REQUESTED" in latest.values()
+        """The latest decisive review of some reviewer asks for changes (as the snapshot judges it)."""
+        return review_summary(self.all_pages(f"/repos/{repo}/pulls/{number}/reviews"))[0] == "CHANGES_REQUESTED"
 
 
 # ── preconditions ─────────────────────────────────────────────────────────────
@@ -278,7 +276,10 @@ def guarded(find: Callable[[], Any], write: Callable[[], Any], attempts: int = W
         except GitHubError as exc:
             if exc.status < 500 or attempt == attempts - 1:
                 raise
-            time.sleep(min(0.5 * 2**attempt, 8))
+        except requests.exceptions.RequestException:  # the answer was lost: look before writing again
+            if attempt == attempts - 1:
+                raise
+        time.sleep(min(0.5 * 2**attempt, 8))
     raise AssertionError("unreachable")
 
 

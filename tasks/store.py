@@ -267,24 +267,36 @@ def save_versions(
     run_id: int,
     at: datetime,
     gone: list[tuple[str, int]],
+    carry: tuple[str, ...] = (),
 ) -> int:
     """Type-2 merge: a changed item ends its current version and adds one; unchanged adds none.
 
-    Items GitHub says are gone (deleted, or transferred to another repository) have their
-    version ended. Returns the number of versions added.
+    `carry` columns come from the current version when the new one has none (`detail_at` is
+    NULL): a closed PR keeps the head/base refs and CI its last detail fetch saw. Items GitHub
+    says are gone (deleted, or transferred) have their version ended. Returns versions added.
     """
     incoming = _frame(rows, fields)
     con.register("incoming", incoming)
     try:
         cols = ", ".join(fields)
+        # typed like the table, so carried values and incoming ones agree
+        con.execute(f"CREATE OR REPLACE TEMP TABLE changed AS SELECT {cols}, content_hash FROM {table} LIMIT 0")
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE changed AS
-            SELECT i.* FROM incoming i
+            INSERT INTO changed
+            SELECT {", ".join(f"i.{c}" for c in fields)}, i.content_hash FROM incoming i
             LEFT JOIN {table} h ON h.repo = i.repo AND h.number = i.number AND h.valid_to IS NULL
             WHERE h.number IS NULL OR h.content_hash <> i.content_hash
             """
         )
+        if carry:
+            con.execute(
+                f"""
+                UPDATE changed c SET {", ".join(f"{col} = h.{col}" for col in carry)}
+                FROM {table} h
+                WHERE h.repo = c.repo AND h.number = c.number AND h.valid_to IS NULL AND c.detail_at IS NULL
+                """
+            )
         con.execute(
             f"""
             UPDATE {table} h SET valid_to = ?
@@ -389,6 +401,7 @@ def save_snapshot(
     margin_minutes: int,
     derive: Callable[[pd.DataFrame, dict[str, str | None]], dict[str, pd.DataFrame]] | None = None,
     settings: dict[str, Any] | None = None,
+    figures: dict[str, Any] | None = None,
 ) -> int:
     """Write a whole snapshot, and the tables derived from it, in one transaction.
 
@@ -401,13 +414,23 @@ def save_snapshot(
             con, "issue_history", [r for f in fetches for r in f.issues], ISSUE_FIELDS, run_id, at, gone
         )
         added += save_versions(
-            con, "pull_request_history", [r for f in fetches for r in f.pulls], PULL_FIELDS, run_id, at, gone
+            con,
+            "pull_request_history",
+            [r for f in fetches for r in f.pulls],
+            PULL_FIELDS,
+            run_id,
+            at,
+            gone,
+            carry=PR_DETAIL_COLUMNS,
         )
         for fetch in fetches:
             save_repo_fetch(con, fetch, run_id, at, margin_minutes)
         if derive is not None:
             replace_tables(con, derive(current_open_issues(con), repo_languages(con)))
         save_settings(con, settings or {})
+        # Marked complete in the same transaction as its data: no reader ever sees one without the other.
+        columns = {k: v for k, v in (figures or {}).items() if k != "run_id"}
+        finish_snapshot_run(con, run_id, "complete", versions_added=added, **columns)
     return added
 
 
