@@ -38,7 +38,8 @@ class Member:
     used: int = 0
 
     def covers(self, repo: str) -> bool:
-        return "*" in self.repos or repo.split("/")[-1] in self.repos
+        name = repo.split("/")[-1].lower()  # GitHub names are case-insensitive
+        return "*" in self.repos or name in (r.lower() for r in self.repos)
 
     @property
     def left(self) -> int:
@@ -86,6 +87,7 @@ class PlanInputs:
     tiers: pd.DataFrame = field(default_factory=pd.DataFrame)  # repo_tiers
     open_pr_heads: pd.DataFrame = field(default_factory=pd.DataFrame)  # repo, head_ref, number, merged, state
     recently_planned: set[tuple[str, int]] = field(default_factory=set)  # dispatches of plans not yet carried out
+    used_by_repo: dict[str, int] = field(default_factory=dict)  # tasks already spent today, per repo
 
 
 @dataclass
@@ -534,13 +536,16 @@ def dispatch_actions(
         key=lambda q: (q.get("queue_position") is None, q.get("queue_position") or 0, q["repo"], int(q["number"]))
     )
     repos_with_work = {q["repo"] for q in queue}
-    cap = target if len(repos_with_work) <= 1 else max(1, math.floor(rules.max_repo_share * target))
+    # The share is of the day, not of this plan: today's earlier dispatches count against it.
+    day_total = sum(m.used for m in members) + target
+    cap = day_total if len(repos_with_work) <= 1 else max(1, math.floor(rules.max_repo_share * day_total))
     if len(repos_with_work) > 1 and target:
-        notes.append(f"at most {cap} tasks to one repo ({rules.max_repo_share:.0%} of {target})")
+        notes.append(f"at most {cap} tasks to one repo today ({rules.max_repo_share:.0%} of {day_total})")
     epic_branch = {
         (e["repo"], int(e["epic"])): e.get("branch") for e in rows(inputs.epics) if e.get("is_branch_present")
     }
-    per_repo: dict[str, int] = {}
+    per_repo: dict[str, int] = dict(inputs.used_by_repo)
+    planned: dict[str, int] = {}
     actions: list[Action] = []
     for q in queue:
         if len(actions) >= target:
@@ -559,6 +564,7 @@ def dispatch_actions(
             continue  # the epic's branch is created first; its children go in the next plan
         member.used += 1
         per_repo[repo] = per_repo.get(repo, 0) + 1
+        planned[repo] = planned.get(repo, 0) + 1
         check = (
             {"check": "lacks_label", "number": number, "label": rules.agent_label}
             if rules.agent_mode == "label"
@@ -598,7 +604,8 @@ def dispatch_actions(
         "daily_target": target,
         "ready": len(queue),
         "dispatched": len(actions),
-        "per_repo": per_repo,
+        "per_repo": planned,
+        "repo_cap": cap,
         "notes": notes,
         "quota_exhausted": all(m.left == 0 for m in members),
     }

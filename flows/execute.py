@@ -84,7 +84,8 @@ def _json(value: Any, default: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-@task(name="who-am-i", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+# persist_result=False: the returned client holds the token, which must never reach result storage.
+@task(name="who-am-i", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE, persist_result=False)
 def connect_github(settings: Settings) -> Live:
     """A write-safe client and the token's login (a read: safe to retry)."""
     live = Live(make_writer(settings, settings.token()))
@@ -94,7 +95,7 @@ def connect_github(settings: Settings) -> Live:
     return live
 
 
-@task(name="execute-action", cache_policy=NO_CACHE)
+@task(name="execute-action", cache_policy=NO_CACHE, persist_result=False)
 def execute_action(settings: Settings, live: Live, action: dict[str, Any]) -> dict[str, Any]:
     """One action: skip if final, refuse if not configured, check, claim, perform, record."""
     db = settings.database.path

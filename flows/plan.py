@@ -40,18 +40,30 @@ PLAN_QUERIES = {
     "open_pr_heads": "SELECT repo, number, head_ref, state, merged FROM pull_requests WHERE head_ref LIKE 'epic/%'",
 }
 
-# Dispatches planned but not carried out yet: a second plan must not hand them out again.
+# Dispatches planned but not seen in the snapshot yet: a second plan must not hand them out
+# again. A plan not carried out holds its issues only until the next snapshot (so a dry run
+# cannot keep the best issues from tomorrow's plan); one carried out, for a day.
 RECENTLY_PLANNED_SQL = """
 SELECT a.repo, CAST(a.target AS INTEGER) AS number
 FROM plan_actions a JOIN dispatch_plans p USING (plan_id)
 LEFT JOIN action_log l ON l.plan_id = a.plan_id AND l.seq = a.seq
 WHERE a.action = 'dispatch' AND p.created_at >= ?
-  AND (l.status IS NULL OR l.status IN ('pending', 'done'))
+  AND (l.status IN ('pending', 'done') OR (l.status IS NULL AND p.created_at >= ?))
+"""
+
+# Tasks already spent today per repo: our dispatches and agent labels people added.
+USED_BY_REPO_SQL = """
+SELECT repo, count(*) FROM (
+    SELECT repo, target FROM action_log
+    WHERE action = 'dispatch' AND status IN ('pending', 'done') AND executed_at >= ? AND executed_at < ?
+    UNION
+    SELECT repo, CAST(number AS VARCHAR) FROM issue_events
+    WHERE event = 'labeled' AND lower(label) = lower(?) AND created_at >= ? AND created_at < ?
+) GROUP BY repo
 """
 
 IN_FLIGHT_SQL = """
-SELECT count(*) FROM issues
-WHERE state = 'open' AND (list_contains(labels, ?) OR list_contains(assignees, ?))
+SELECT count(*) FROM int_issue_state WHERE is_open AND (has_agent_label OR is_assigned_to_agent)
 """
 
 
@@ -87,14 +99,17 @@ def configured_repos(con: duckdb.DuckDBPyConnection, settings: Settings) -> set[
 
 def read_plan_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, now: datetime) -> PlanInputs:
     """Frames from the views, usage from the ledger."""
-    from tasks.ledger import used_today
+    from tasks.ledger import used_today, window
 
     frames = {name: con.execute(sql).fetchdf() for name, sql in PLAN_QUERIES.items()}
     used = used_today(con, settings, now)
     members = [Member(m.login, m.quota, list(m.repos), int(used.get(m.login, 0))) for m in settings.team.members]
-    recent = con.execute(RECENTLY_PLANNED_SQL, [now - timedelta(hours=24)]).fetchall()
-    agent = settings.agent.assignee or settings.agent.label
-    in_flight = con.execute(IN_FLIGHT_SQL, [settings.agent.label, agent]).fetchone()[0]
+    latest = store.last_complete_run(con)
+    snapshot_at = latest["started_at"] if latest else now
+    recent = con.execute(RECENTLY_PLANNED_SQL, [now - timedelta(hours=24), snapshot_at]).fetchall()
+    in_flight = con.execute(IN_FLIGHT_SQL).fetchone()[0]
+    start, end = window(settings, now)
+    by_repo = con.execute(USED_BY_REPO_SQL, [start, end, settings.agent.label, start, end]).fetchall()
     local = now.replace(tzinfo=UTC).astimezone(ZoneInfo(settings.team.timezone)).replace(tzinfo=None)
     return PlanInputs(
         now_local=local,
@@ -102,6 +117,7 @@ def read_plan_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, now: da
         members=members,
         in_flight=int(in_flight),
         recently_planned={(repo, int(number)) for repo, number in recent},
+        used_by_repo={repo: int(count) for repo, count in by_repo},
         **frames,
     )
 

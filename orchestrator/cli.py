@@ -71,6 +71,9 @@ def sql(
     from tasks import store
 
     with store.reader(db_path()) as con:
+        # Read-only means no file either: no COPY ... TO, ATTACH or INSTALL, and no undoing that.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
         try:
             frame = con.execute(query).fetchdf()
         except duckdb.Error as exc:

@@ -110,8 +110,8 @@ class TeamMember(_Section):
 
     def covers(self, repo: str) -> bool:
         """Whether a dispatch in `repo` (name or owner/name) counts against this member."""
-        name = repo.split("/")[-1]
-        return "*" in self.repos or name in self.repos
+        name = repo.split("/")[-1].lower()
+        return "*" in self.repos or name in (r.lower() for r in self.repos)
 
 
 class TeamSettings(_Section):

@@ -445,6 +445,7 @@ def fetch_events(client: GitHubClient, state: RepoSyncState, out: RepoFetch) -> 
     last = state.last_event_id or 0
     for index, page in enumerate(client.pages(url, params, state.etags.get(key))):
         if page.not_modified:
+            out.etags[key] = state.etags[key]  # still the current answer
             return
         if index == 0 and page.etag:
             out.etags[key] = page.etag

@@ -216,7 +216,9 @@ def load_sync_state(
     open_pulls = con.execute(
         f"SELECT {', '.join(PULL_FIELDS)} FROM pull_requests WHERE repo = ? AND state = 'open'", [repo]
     ).fetchdf()
-    cache = con.execute("SELECT url, etag, body FROM http_cache WHERE url LIKE ?", [f"/repos/{repo}/%"]).fetchall()
+    cache = con.execute(
+        "SELECT url, etag, body FROM http_cache WHERE starts_with(url, ?)", [f"/repos/{repo}/"]
+    ).fetchall()
     has_epics = con.execute(
         "SELECT count(*) > 0 FROM issues WHERE repo = ? AND state = 'open' "
         "AND regexp_matches(body, '(?m)^\\s*[-*]\\s+\\[[ xX]\\]\\s+')",
@@ -371,6 +373,11 @@ def save_repo_fetch(
         )
         frame["run_id"] = run_id
         insert_frame(con, "http_cache", frame, replace=True)
+    # Answers this refresh no longer asked for (old head SHAs, closed PRs) are dropped.
+    con.execute(
+        "DELETE FROM http_cache WHERE starts_with(url, ?) AND NOT list_contains(?, url)",
+        [f"/repos/{fetch.repo}/", list(fetch.etags)],
+    )
     _save_sync_state(con, fetch, at, margin_minutes)
 
 

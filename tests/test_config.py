@@ -109,3 +109,28 @@ def test_token_can_come_from_a_prefect_secret_block(monkeypatch):
     missing = parse_settings({"github": {"org": "o", "token_block": "no-such-block"}})
     with pytest.raises(ConfigError, match="no Prefect Secret block named 'no-such-block'"):
         missing.token()
+
+
+def test_sql_command_is_read_only(tmp_path):
+    import duckdb
+
+    from tasks import store
+
+    db = tmp_path / "x.duckdb"
+    con = duckdb.connect(str(db))
+    store.ensure_schema(con)
+    con.close()
+    out = tmp_path / "leak.csv"
+    for query in ("DELETE FROM snapshot_runs", f"COPY (SELECT 1) TO '{out}'", "SET enable_external_access = true"):
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestrator.cli", "--db", str(db), "sql", query],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 1 and "query failed" in result.stderr, query
+    assert not out.exists()
+    ok = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "--db", str(db), "sql", "SELECT count(*) AS n FROM issues",
+         "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ok.returncode == 0 and '"n":0' in ok.stdout.replace(" ", "")

@@ -158,13 +158,16 @@ def test_plan_respects_budget_share_phases_and_labels(org):
         mine = [a for a in dispatches if a.member == member["login"]]
         assert len(mine) <= member["quota"] - org["used"][member["login"]]
         assert all("*" in member["repos"] or a.repo.split("/")[1] in member["repos"] for a in mine)
-    # never the whole budget to one repo (unless only one repo has work)
-    target = plan.summary["daily_target"]
+    # never the whole budget to one repo (unless only one repo has work): the share is of the day
     ready_repos = set(inputs.ready["repo"]) if not inputs.ready.empty else set()
     if len(ready_repos) > 1:
-        cap = max(1, math.floor(settings.dispatch.max_repo_share * target))
+        day_total = used + plan.summary["daily_target"]
+        cap = max(1, math.floor(settings.dispatch.max_repo_share * day_total))
+        assert plan.summary["repo_cap"] == cap
         for repo in ready_repos:
-            assert sum(a.repo == repo for a in dispatches) <= cap
+            assert inputs.used_by_repo.get(repo, 0) + sum(a.repo == repo for a in dispatches) <= max(
+                cap, inputs.used_by_repo.get(repo, 0)
+            )
     # only open, not yet dispatched issues; never a later phase before the current one is closed
     phases, states = truth(org)
     for a in dispatches:

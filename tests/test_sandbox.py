@@ -41,8 +41,14 @@ def fresh(server):
 
 @pytest.fixture
 def gh(server) -> github.Github:
-    return github.Github(base_url=server.url, auth=github.Auth.Token(TOKEN), per_page=30, retry=None,
-                         seconds_between_requests=0, seconds_between_writes=0)
+    return github.Github(
+        base_url=server.url,
+        auth=github.Auth.Token(TOKEN),
+        per_page=30,
+        retry=None,
+        seconds_between_requests=0,
+        seconds_between_writes=0,
+    )
 
 
 @pytest.fixture
@@ -77,8 +83,10 @@ def test_seed_is_deterministic():
     a, b = SandboxState(), SandboxState()
     a.reset(seed=3, now=NOW)
     b.reset(seed=3, now=NOW)
-    dump = lambda s: [(k, i.title, i.body, i.labels, i.state, i.created_at, i.closed_at)  # noqa: E731
-                      for k, i in sorted(s.issues.items())]
+
+    def dump(s):
+        return [(k, i.title, i.body, i.labels, i.state, i.created_at, i.closed_at) for k, i in sorted(s.issues.items())]
+
     assert dump(a) == dump(b)
     c = SandboxState()
     c.reset(seed=4, now=NOW)
@@ -92,8 +100,9 @@ def test_demo_has_prs_in_every_state_and_history(server):
     assert {"clean", "dirty", "unstable", "blocked", "behind", "draft"} <= open_states
     assert any(i.pull.merged for i in pulls) and any(i.state == "closed" and not i.pull.merged for i in pulls)
     window = NOW - timedelta(days=56)
-    closed_jules = [i for i in state.issues.values()
-                    if not i.pull and "jules" in i.labels and i.closed_at and i.closed_at >= window]
+    closed_jules = [
+        i for i in state.issues.values() if not i.pull and "jules" in i.labels and i.closed_at and i.closed_at >= window
+    ]
     assert len(closed_jules) >= 30
     days = {i.closed_at.date() for i in closed_jules}
     assert len(days) >= 20  # spread over the weeks, not one burst
@@ -202,8 +211,13 @@ def test_not_found_and_validation(http, gh):
 
 def test_rate_limit_headers_and_exhaustion(http, server):
     r = http.get("/repos/dappcore/core")
-    for header in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-used",
-                   "x-ratelimit-resource"):
+    for header in (
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-used",
+        "x-ratelimit-resource",
+    ):
         assert header in r.headers
     assert r.headers["x-ratelimit-resource"] == "core"
     server.state.rate_limit = int(r.headers["x-ratelimit-used"]) + 2
@@ -396,8 +410,11 @@ def _samples(http) -> dict[str, object]:
     """One sandbox answer for each GitHub schema we promise to match."""
     pr_number = http.get("/repos/dappcore/core/pulls").json()[0]["number"]
     pr = http.get(f"/repos/dappcore/core/pulls/{pr_number}").json()
-    failing_sha = next(p["head"]["sha"] for p in http.get("/repos/dappcore/core-php/pulls").json()
-                       if http.get(f"/repos/dappcore/core-php/commits/{p['head']['sha']}/status").json()["statuses"])
+    failing_sha = next(
+        p["head"]["sha"]
+        for p in http.get("/repos/dappcore/core-php/pulls").json()
+        if http.get(f"/repos/dappcore/core-php/commits/{p['head']['sha']}/status").json()["statuses"]
+    )
     return {
         "issue": http.get("/repos/dappcore/core/issues/101").json(),
         "issue#pr": http.get(f"/repos/dappcore/core/issues/{pr_number}").json(),
@@ -417,7 +434,8 @@ def _samples(http) -> dict[str, object]:
         "branch-with-protection": http.get("/repos/dappcore/core/branches/dev").json(),
         "commit-comparison": http.get("/repos/dappcore/core/compare/dev...epic/127-test-coverage").json(),
         "pull-request-review": http.get(f"/repos/dappcore/core/pulls/{pr_number}/reviews").json()[0]
-        if http.get(f"/repos/dappcore/core/pulls/{pr_number}/reviews").json() else None,
+        if http.get(f"/repos/dappcore/core/pulls/{pr_number}/reviews").json()
+        else None,
         "rate-limit-overview": http.get("/rate_limit").json(),
         "organization-full": http.get("/orgs/dappcore").json(),
         "private-user": http.get("/user").json(),
@@ -461,8 +479,11 @@ def _recorded(name: str) -> list[tuple[dict, int, object]]:
     out = []
     for it in data["http_interactions"]:
         body = it["response"]["body"]
-        text = gzip.decompress(base64.b64decode(body["base64_string"])).decode() \
-            if body.get("base64_string") else body.get("string", "")
+        text = (
+            gzip.decompress(base64.b64decode(body["base64_string"])).decode()
+            if body.get("base64_string")
+            else body.get("string", "")
+        )
         status = it["response"].get("status", {}).get("code")
         out.append((it["request"], status, json.loads(text) if text else None))
     return out
@@ -483,8 +504,18 @@ def _missing_keys(real: object, ours: object, path: str = "") -> list[str]:
 
 
 # Keys GitHub sends only in situations the sandbox does not model.
-NOT_MODELLED = {"parent", "source", "organization", "license.", "milestone.", "labels[].description",
-                "labels[].node_id", "check_suite.", "app.", "pull_requests[]."}
+NOT_MODELLED = {
+    "parent",
+    "source",
+    "organization",
+    "license.",
+    "milestone.",
+    "labels[].description",
+    "labels[].node_id",
+    "check_suite.",
+    "app.",
+    "pull_requests[].",
+}
 
 
 def test_shapes_match_recorded_github_responses(http):
@@ -500,12 +531,14 @@ def test_shapes_match_recorded_github_responses(http):
         ("PullRequest_issue.json", 1): http.get(f"/repos/dappcore/core/issues/{pr_number}", headers=full).json(),
         ("Repository_pull_requests.json", 0): http.get("/repos/dappcore/core").json(),
         ("Repository_pull_requests.json", 1): http.get("/repos/dappcore/core/pulls", headers=full).json(),
-        ("Repository_issues_state_all.json", 2): http.get("/repos/dappcore/core/issues?state=all",
-                                                          headers=full).json(),
+        ("Repository_issues_state_all.json", 2): http.get("/repos/dappcore/core/issues?state=all", headers=full).json(),
         ("Repository_labels.json", 1): http.get("/repos/dappcore/core/labels").json(),
         ("Repository_statuses.json", 1): http.get(f"/repos/dappcore/core-php/commits/{head_sha}/statuses").json()
-        or [s for p in http.get("/repos/dappcore/core-php/pulls").json()
-            for s in http.get(f"/repos/dappcore/core-php/commits/{p['head']['sha']}/statuses").json()],
+        or [
+            s
+            for p in http.get("/repos/dappcore/core-php/pulls").json()
+            for s in http.get(f"/repos/dappcore/core-php/commits/{p['head']['sha']}/statuses").json()
+        ],
         ("CheckRun_check_runs_for_ref.json", 3): http.get(f"/repos/dappcore/core/commits/{head_sha}/check-runs").json(),
         ("GitHubCore_ratelimit_remaining.json", 0): http.get("/rate_limit").json(),
     }
@@ -513,8 +546,11 @@ def test_shapes_match_recorded_github_responses(http):
     for (name, index), sample in ours.items():
         _, status, real = _recorded(name)[index]
         assert real is not None, name
-        gaps = [k for k in _missing_keys(real, sample)
-                if not any(k == n or k.startswith(n) or f".{n}" in k for n in NOT_MODELLED)]
+        gaps = [
+            k
+            for k in _missing_keys(real, sample)
+            if not any(k == n or k.startswith(n) or f".{n}" in k for n in NOT_MODELLED)
+        ]
         problems += [f"{name}[{index}]: {gap}" for gap in gaps]
     assert not problems, "\n".join(problems)
 

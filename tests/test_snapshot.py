@@ -86,6 +86,8 @@ def test_second_snapshot_with_nothing_changed_adds_no_history_rows(sandbox, sett
     # Conditional requests: nearly everything answers 304, which costs no rate limit.
     assert second["requests_not_modified"] >= 0.9 * second["requests"]
     assert second["requests"] - second["requests_not_modified"] < 0.1 * first["requests"]
+    third = snapshot(settings)  # and the ETags it kept still answer 304 the time after
+    assert third["versions_added"] == 0 and third["requests_not_modified"] >= second["requests_not_modified"]
 
 
 def test_closing_three_and_relabelling_two_adds_exactly_five_versions(sandbox, settings):

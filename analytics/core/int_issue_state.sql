@@ -1,7 +1,8 @@
 -- Every issue with what the planner needs to know about it: classification from its labels
 -- (`severity:`, `type:`, `area:`/`subsystem:`/`component:`), whether it is an audit, whether
 -- it was dispatched to the agent and whether a PR works on it.
---   is_dispatched:  carries the agent label now, or was ever labelled with it (issue_events),
+--   is_dispatched:  carries the agent label (or is assigned to the agent's account) now, or was
+--                   ever labelled with it (issue_events),
 --                   or the ledger has a `dispatch` action with status `done` for it;
 --   has_open_pr:    an open PR links to it (int_pr_issue_links: closing keyword or branch name);
 --   has_merged_pr:  a merged PR closes it by keyword.
@@ -48,6 +49,7 @@ labelled as (
         issues.is_open,
         issues.labels,
         [lower(trim(label)) for label in issues.labels] as labels_lower,
+        [lower(login) for login in issues.assignees] as assignees_lower,
         issues.created_at,
         issues.updated_at,
         issues.closed_at
@@ -135,7 +137,9 @@ final as (
         classified.is_audit_issue,
         classified.is_audit_labelled,
         list_contains(classified.labels_lower, settings.agent_label) as has_agent_label,
+        list_contains(classified.assignees_lower, settings.agent_assignee) as is_assigned_to_agent,
         list_contains(classified.labels_lower, settings.agent_label)
+            or list_contains(classified.assignees_lower, settings.agent_assignee)
             or labeled_events.number is not null
             or ledger_dispatches.number is not null as is_dispatched,
         coalesce(pr_summary.has_open_pr, false) as has_open_pr,

@@ -14,6 +14,7 @@ pivoted as (
 
     select
         max(value) filter (where key = 'agent_label') as agent_label,
+        max(value) filter (where key = 'agent_assignee') as agent_assignee,
         max(value) filter (where key = 'stale_pr_days') as stale_pr_days,
         max(value) filter (where key = 'escalate_after_nudges') as escalate_after_nudges,
         max(value) filter (where key = 'direct_dispatch_below') as direct_dispatch_below,
@@ -33,6 +34,7 @@ typed as (
     select
         ----------  text
         lower(coalesce(nullif(trim(agent_label), ''), {{ default:agent_label }})) as agent_label,
+        lower(coalesce(nullif(trim(agent_assignee), ''), {{ default:agent_assignee }})) as agent_assignee,
 
         ----------  numerics
         coalesce(try_cast(stale_pr_days as double), {{ default:stale_pr_days }}::double)

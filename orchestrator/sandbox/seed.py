@@ -50,36 +50,56 @@ INVENTORY: tuple[RepoSpec, ...] = (
 
 LABELS = (
     ("audit", "fbca04", "Found by an audit"),
-    ("severity:critical", "b60205", None), ("severity:high", "d93f0b", None),
-    ("severity:medium", "fbca04", None), ("severity:low", "0e8a16", None),
-    ("type:security", "ee0701", None), ("type:quality", "c5def5", None), ("type:testing", "bfd4f2", None),
-    ("type:docs", "0075ca", None), ("type:performance", "5319e7", None),
-    ("complexity:small", "c2e0c6", None), ("complexity:medium", "fef2c0", None),
+    ("severity:critical", "b60205", None),
+    ("severity:high", "d93f0b", None),
+    ("severity:medium", "fbca04", None),
+    ("severity:low", "0e8a16", None),
+    ("type:security", "ee0701", None),
+    ("type:quality", "c5def5", None),
+    ("type:testing", "bfd4f2", None),
+    ("type:docs", "0075ca", None),
+    ("type:performance", "5319e7", None),
+    ("complexity:small", "c2e0c6", None),
+    ("complexity:medium", "fef2c0", None),
     ("complexity:large", "f9d0c4", None),
-    ("jules", "6f42c1", "Dispatched to the Jules agent"), ("agentic", "1d76db", "Managed by the orchestrator"),
+    ("jules", "6f42c1", "Dispatched to the Jules agent"),
+    ("agentic", "1d76db", "Managed by the orchestrator"),
     ("epic", "3e4b9e", "Groups child issues in phases"),
-    ("area: auth", "bfdadc", "Authentication & sessions"), ("area: billing", "bfdadc", None),
-    ("priority: P1", "b60205", None), ("needs triage", "ededed", None), ("🚀 release", "0e8a16", "Release work"),
-    ("lang:php", "4f5d95", None), ("lang:go", "00add8", None), ("lang:ts", "3178c6", None),
+    ("area: auth", "bfdadc", "Authentication & sessions"),
+    ("area: billing", "bfdadc", None),
+    ("priority: P1", "b60205", None),
+    ("needs triage", "ededed", None),
+    ("🚀 release", "0e8a16", "Release work"),
+    ("lang:php", "4f5d95", None),
+    ("lang:go", "00add8", None),
+    ("lang:ts", "3178c6", None),
 )
 
 # ---------------------------------------------------------------------------------- audit bodies
 AUDIT_BODIES: tuple[tuple[str, str | None], ...] = (
-    ("[Audit] Security review of auth module", """## Findings
+    (
+        "[Audit] Security review of auth module",
+        """## Findings
 
 - [HIGH] SQL injection in `UserRepository::search()` — raw `$request->q` concatenated into the query
 - [MEDIUM] Session cookie missing `SameSite` attribute
 - [CRITICAL] Password reset tokens never expire
 - [LOW] Verbose stack traces returned on 500 errors
-"""),
-    ("audit: test coverage", """Audit checklist — test coverage
+""",
+    ),
+    (
+        "audit: test coverage",
+        """Audit checklist — test coverage
 
 - [ ] Add unit tests for `InvoiceCalculator` (0% coverage)
 - [ ] Add integration tests for webhook retries
 - [x] Enable coverage reporting in CI
 - [ ] Cover tenant isolation edge cases (severity: high)
-"""),
-    ("[Audit] Performance review", """# Performance audit
+""",
+    ),
+    (
+        "[Audit] Performance review",
+        """# Performance audit
 
 ### N+1 queries on the dashboard
 The dashboard loads each tenant's plan separately (~120 queries per page).
@@ -92,8 +112,11 @@ The dashboard loads each tenant's plan separately (~120 queries per page).
 ### Slow cold start
 Composer autoloader is not optimised in the Docker image.
 **Severity:** low
-"""),
-    ("[Audit] Secrets and configuration", """Reviewed `config/` and the deployment manifests.
+""",
+    ),
+    (
+        "[Audit] Secrets and configuration",
+        """Reviewed `config/` and the deployment manifests.
 
 1. **Hard-coded JWT secret** in `config/auth.php`
    Severity: critical
@@ -102,15 +125,21 @@ Composer autoloader is not optimised in the Docker image.
    Severity: high
 3. **Debug mode enabled in the staging `.env.example`**
    Severity: medium
-"""),
-    ("[Audit] Dependency & logging review", """| # | Finding | Severity | Location |
+""",
+    ),
+    (
+        "[Audit] Dependency & logging review",
+        """| # | Finding | Severity | Location |
 |---|---------|----------|----------|
 | 1 | Secrets written to the debug log | High | `src/Log/Handler.php:88` |
 | 2 | Outdated `guzzlehttp/guzzle` (CVE-2022-31090) | Critical | `composer.lock` |
 | 3 | Missing input validation on `/api/v1/orders` | Medium | `OrdersController` |
 | 4 | No rate limiting on the login endpoint | High | `routes/api.php` |
-"""),
-    ("audit: error handling & code quality", """Findings:
+""",
+    ),
+    (
+        "audit: error handling & code quality",
+        """Findings:
 
 * Error handling swallows exceptions
   * `catch (\\Throwable $e) {}` appears in 14 places
@@ -127,19 +156,28 @@ Example of the problem (not findings, just code):
 ```
 
 * Dead code: `LegacyBillingBridge` unused since v2
-"""),
-    ("[AUDIT] Dependency licence review", """Dependency licence review completed.
+""",
+    ),
+    (
+        "[AUDIT] Dependency licence review",
+        """Dependency licence review completed.
 
 No issues found — all 142 dependencies use MIT, BSD or Apache-2.0 licences. ✅
 Nothing to action.
-"""),
-    ("Audit: documentation gaps", """Documentation audit (Überprüfung der Doku) 📚
+""",
+    ),
+    (
+        "Audit: documentation gaps",
+        """Documentation audit (Überprüfung der Doku) 📚
 
 + README has no installation section
 + API docs out of date for the `/v2/tenants` endpoints — ~~v1~~ only
 + No CONTRIBUTING.md
-"""),
-    ("[Audit] Multi-area review", """## Security
+""",
+    ),
+    (
+        "[Audit] Multi-area review",
+        """## Security
 - [ ] Rate limiting missing on `/login` (severity: high)
 - [ ] CORS allows `*` on authenticated routes (severity: high)
 
@@ -148,8 +186,11 @@ Nothing to action.
 
 ## Testing
 - [ ] No tests for `MigrationRunner` (severity: medium)
-"""),
-    ("[Audit] Input validation", """### Summary
+""",
+    ),
+    (
+        "[Audit] Input validation",
+        """### Summary
 Reviewed request validation across controllers.
 
 ### Findings
@@ -158,17 +199,24 @@ Reviewed request validation across controllers.
 3. Missing CSRF protection on state-changing forms — severity: high
    - affects `SettingsController` and `BillingController`
    - see OWASP A01
-"""),
-    ("audit: observability", """- Logs are not structured (JSON) — medium
+""",
+    ),
+    (
+        "audit: observability",
+        """- Logs are not structured (JSON) — medium
 - No request id propagated to downstream services — medium
 - Health endpoint leaks the database host name — high
-"""),
-    ("[Audit] Docker image hardening", """Findings
+""",
+    ),
+    (
+        "[Audit] Docker image hardening",
+        """Findings
 
 - [ ] Image runs as root — **critical**
 - [ ] `apt-get` caches left in the final layer — low
 - [ ] Base image pinned to a floating tag (`php:8-fpm`) — medium
-"""),
+""",
+    ),
     ("[audit] Follow-up of the 2025 pentest", None),
 )
 
@@ -198,21 +246,28 @@ FEATURES = (
 CHILD_TOPICS = (
     ("Security", "Fix SQL injection in user search", ("severity:critical", "type:security", "complexity:small")),
     ("Security", "Expire password reset tokens", ("severity:high", "type:security", "complexity:small")),
-    ("Security", "Add CSRF protection to state-changing forms", ("severity:high", "type:security",
-                                                                "complexity:medium")),
+    (
+        "Security",
+        "Add CSRF protection to state-changing forms",
+        ("severity:high", "type:security", "complexity:medium"),
+    ),
     ("Security", "Rate-limit the login endpoint", ("severity:high", "type:security", "complexity:small")),
-    ("Quality", "Stop swallowing exceptions in the queue worker", ("severity:medium", "type:quality",
-                                                                  "complexity:medium")),
-    ("Quality", "Split `TenantManager` into smaller services", ("severity:low", "type:quality",
-                                                               "complexity:large")),
+    (
+        "Quality",
+        "Stop swallowing exceptions in the queue worker",
+        ("severity:medium", "type:quality", "complexity:medium"),
+    ),
+    ("Quality", "Split `TenantManager` into smaller services", ("severity:low", "type:quality", "complexity:large")),
     ("Testing", "Unit tests for `InvoiceCalculator`", ("severity:medium", "type:testing", "complexity:small")),
     ("Testing", "Integration tests for webhook retries", ("severity:medium", "type:testing", "complexity:medium")),
     ("Docs", "Write the installation section of the README", ("severity:low", "type:docs", "complexity:small")),
-    ("Performance", "Remove the N+1 queries on the dashboard", ("severity:high", "type:performance",
-                                                               "complexity:medium")),
+    (
+        "Performance",
+        "Remove the N+1 queries on the dashboard",
+        ("severity:high", "type:performance", "complexity:medium"),
+    ),
     ("Quality", "Remove `LegacyBillingBridge` dead code", ("severity:low", "type:quality", "complexity:small")),
-    ("Security", "Move the JWT secret to the environment", ("severity:critical", "type:security",
-                                                           "complexity:small")),
+    ("Security", "Move the JWT secret to the environment", ("severity:critical", "type:security", "complexity:small")),
 )
 
 
@@ -231,19 +286,45 @@ class EpicSpec:
 
 
 CORE_EPICS: tuple[EpicSpec, ...] = (
-    EpicSpec(101, "Epic: Security hardening", "security-hardening", ("TTC", "DdO", "OO"),
-             (60, 63, 67, 71, 75, 80, 88, 95), pr_kinds=("clean",)),
+    EpicSpec(
+        101,
+        "Epic: Security hardening",
+        "security-hardening",
+        ("TTC", "DdO", "OO"),
+        (60, 63, 67, 71, 75, 80, 88, 95),
+        pr_kinds=("clean",),
+    ),
     EpicSpec(118, "Epic: Code quality cleanup", "quality-cleanup", ("TO", "OO", "O"), (103, 105, 108, 111, 114)),
     EpicSpec(127, "Epic: Test coverage", "test-coverage", ("T", "TT", "C"), (119, 121, 123, 125)),
-    EpicSpec(133, "Epic: Documentation", "documentation", ("D", "O", "O"), (128, 130, 131), has_branch=False,
-             pr_kinds=("behind",)),
-    EpicSpec(299, "Epic: MCP transport security", "mcp-transport-security", ("DD", "OO", "OO"),
-             (210, 214, 218, 222, 226, 230), pr_kinds=("dirty", "failing")),
+    EpicSpec(
+        133,
+        "Epic: Documentation",
+        "documentation",
+        ("D", "O", "O"),
+        (128, 130, 131),
+        has_branch=False,
+        pr_kinds=("behind",),
+    ),
+    EpicSpec(
+        299,
+        "Epic: MCP transport security",
+        "mcp-transport-security",
+        ("DD", "OO", "OO"),
+        (210, 214, 218, 222, 226, 230),
+        pr_kinds=("dirty", "failing"),
+    ),
     EpicSpec(300, "Epic: CLI ergonomics", "cli-ergonomics", ("d", "OO", "O"), (240, 244, 248, 252)),
-    EpicSpec(301, "Epic: Storage layer performance", "storage-performance", ("TC", "DO", "O"),
-             (260, 263, 266, 270, 274), pr_kinds=("changes-requested",)),
-    EpicSpec(302, "Epic: Release pipeline", "release-pipeline", ("OO", "O", "O"), (280, 284, 288, 292),
-             has_branch=False),
+    EpicSpec(
+        301,
+        "Epic: Storage layer performance",
+        "storage-performance",
+        ("TC", "DO", "O"),
+        (260, 263, 266, 270, 274),
+        pr_kinds=("changes-requested",),
+    ),
+    EpicSpec(
+        302, "Epic: Release pipeline", "release-pipeline", ("OO", "O", "O"), (280, 284, 288, 292), has_branch=False
+    ),
 )
 PHASE_NAMES = ("Blockers", "Parallel", "Cleanup")
 
@@ -294,11 +375,13 @@ class Builder:
             when = max(when, after)
             nxt = next((n for n in planned if n > number), None)
             until = (self.created_at(nxt) if nxt else self.now - timedelta(hours=3)) - timedelta(
-                minutes=(nxt or number + 1) - number)
+                minutes=(nxt or number + 1) - number
+            )
             if self.deferred:
                 self.deferred.pop(0)(number, when)
-            elif not (self.history and self.history.take(number, after, until,
-                                                         lambda k, n=number: self._burst_end(n, k))):
+            elif not (
+                self.history and self.history.take(number, after, until, lambda k, n=number: self._burst_end(n, k))
+            ):
                 self.filler(number, when)
         if self.history:
             self.history.finish()
@@ -336,21 +419,44 @@ class Builder:
         if roll < 0.6:
             title, labels = self.rng.choice(FEATURES)
             closed = min(when + timedelta(hours=self.rng.randint(4, 24 * 20)), self.now - timedelta(hours=1))
-            self.state.add_issue(self.full, title, self._body(), labels=labels, state="closed", created_at=when,
-                                 closed_at=closed, user=self.rng.choice(MEMBERS + CONTRIBUTORS[:3]),
-                                 state_reason=self.rng.choice(("completed", "completed", "not_planned")))
+            self.state.add_issue(
+                self.full,
+                title,
+                self._body(),
+                labels=labels,
+                state="closed",
+                created_at=when,
+                closed_at=closed,
+                user=self.rng.choice(MEMBERS + CONTRIBUTORS[:3]),
+                state_reason=self.rng.choice(("completed", "completed", "not_planned")),
+            )
         else:
             merged = roll < 0.9
             closed = min(when + timedelta(hours=self.rng.randint(2, 24 * 7)), self.now - timedelta(hours=1))
-            self.state.add_pull(self.full, f"{'Refactor' if merged else 'Experiment:'} {self.rng.choice(FEATURES)[0]}",
-                                head=f"feature/{number}-work", body=self._body(), user=self.rng.choice(MEMBERS),
-                                merged=merged, state="closed", created_at=when, closed_at=closed,
-                                merged_by=DEFAULT_LOGIN if merged else None, reviews=[("bodane", "APPROVED")])
+            self.state.add_pull(
+                self.full,
+                f"{'Refactor' if merged else 'Experiment:'} {self.rng.choice(FEATURES)[0]}",
+                head=f"feature/{number}-work",
+                body=self._body(),
+                user=self.rng.choice(MEMBERS),
+                merged=merged,
+                state="closed",
+                created_at=when,
+                closed_at=closed,
+                merged_by=DEFAULT_LOGIN if merged else None,
+                reviews=[("bodane", "APPROVED")],
+            )
             self.state.delete_ref(self.full, f"feature/{number}-work")  # merged branches get deleted
 
     def _body(self) -> str | None:
-        return self.rng.choice((None, "See title.", "Steps to reproduce:\n\n1. run it\n2. watch it fail",
-                                "Détails dans la discussion — merci ! 🙏"))
+        return self.rng.choice(
+            (
+                None,
+                "See title.",
+                "Steps to reproduce:\n\n1. run it\n2. watch it fail",
+                "Détails dans la discussion — merci ! 🙏",
+            )
+        )
 
     def jules_issue(self, number: int, when: datetime) -> None:
         """An issue dispatched to the agent and closed within the history window."""
@@ -358,20 +464,37 @@ class Builder:
         start = max(when, self.now - timedelta(days=HISTORY_DAYS))
         closed = min(start + timedelta(hours=self.rng.randint(6, 24 * 5)), self.now - timedelta(hours=1))
         closed = max(closed, when + timedelta(hours=3))
-        self.state.add_issue(self.full, f"{topic[0]}: {topic[1]}", "Found by an audit.",
-                             labels=("audit", *topic[2], "jules"), state="closed", created_at=when,
-                             closed_at=closed, user=DEFAULT_LOGIN, labeled_by=DEFAULT_LOGIN,
-                             labeled_at=when + timedelta(hours=2), closed_by=DEFAULT_LOGIN)
+        self.state.add_issue(
+            self.full,
+            f"{topic[0]}: {topic[1]}",
+            "Found by an audit.",
+            labels=("audit", *topic[2], "jules"),
+            state="closed",
+            created_at=when,
+            closed_at=closed,
+            user=DEFAULT_LOGIN,
+            labeled_by=DEFAULT_LOGIN,
+            labeled_at=when + timedelta(hours=2),
+            closed_by=DEFAULT_LOGIN,
+        )
         self.pending_fix.append((number, closed))
 
     def fix_pr(self, number: int, when: datetime) -> None:
         """The agent's merged PR for a closed jules issue (`Fixes #N`); the issue closes when it merges."""
         issue_number, _ = self.pending_fix.pop(0)
         merged = min(when + timedelta(hours=self.rng.randint(1, 30)), self.now - timedelta(hours=1))
-        self.state.add_pull(self.full, f"fix: resolve #{issue_number}", head=f"jules/{issue_number}-fix",
-                            body=f"Fixes #{issue_number}\n\nAutomated change by Jules.", user=AGENT_BOT,
-                            merged=True, created_at=when, closed_at=merged,
-                            merged_by=DEFAULT_LOGIN, reviews=[(DEFAULT_LOGIN, "APPROVED")])
+        self.state.add_pull(
+            self.full,
+            f"fix: resolve #{issue_number}",
+            head=f"jules/{issue_number}-fix",
+            body=f"Fixes #{issue_number}\n\nAutomated change by Jules.",
+            user=AGENT_BOT,
+            merged=True,
+            created_at=when,
+            closed_at=merged,
+            merged_by=DEFAULT_LOGIN,
+            reviews=[(DEFAULT_LOGIN, "APPROVED")],
+        )
         self.state.delete_ref(self.full, f"jules/{issue_number}-fix")
         issue = self.state.issue(self.full, issue_number)
         issue.closed_at = issue.updated_at = merged
@@ -383,36 +506,59 @@ class Builder:
     # ------------------------------------------------------------------ planned items
     def open_feature(self, index: int) -> Callable[[int, datetime], None]:
         """An open feature or bug issue (some assigned, some with comments)."""
+
         def make(number: int, when: datetime) -> None:
             title, labels = FEATURES[index % len(FEATURES)]
-            issue = self.state.add_issue(self.full, title, self._body(), labels=labels, created_at=when,
-                                         user=self.rng.choice(MEMBERS + CONTRIBUTORS[:3]),
-                                         assignees=(DEFAULT_LOGIN,) if index % 5 == 0 else ())
+            issue = self.state.add_issue(
+                self.full,
+                title,
+                self._body(),
+                labels=labels,
+                created_at=when,
+                user=self.rng.choice(MEMBERS + CONTRIBUTORS[:3]),
+                assignees=(DEFAULT_LOGIN,) if index % 5 == 0 else (),
+            )
             if index % 4 == 1:
-                self.state.add_comment(self.full, issue.number, "Reproduced on dev — looking into it.",
-                                       self.rng.choice(MEMBERS), when + timedelta(days=1))
+                self.state.add_comment(
+                    self.full,
+                    issue.number,
+                    "Reproduced on dev — looking into it.",
+                    self.rng.choice(MEMBERS),
+                    when + timedelta(days=1),
+                )
+
         return make
 
     def audit(self, index: int) -> Callable[[int, datetime], None]:
         """An open audit issue (title and body cycle through the varied formats)."""
+
         def make(number: int, when: datetime) -> None:
             title, body = AUDIT_BODIES[index % len(AUDIT_BODIES)]
             if index >= len(AUDIT_BODIES):
                 title = f"{title} ({index // len(AUDIT_BODIES) + 1})"
             labels = ("audit",) if index % 3 else ("audit", "needs triage")
             self.state.add_issue(self.full, title, body, labels=labels, created_at=when, user="bodane")
+
         return make
 
     def open_pr(self, kind: str, index: int) -> Callable[[int, datetime], None]:
         """An open PR of the given kind (clean, dirty, failing, ...)."""
+
         def make(number: int, when: datetime) -> None:
-            _open_pr(self, kind, f"feature/{number}-{kind}", self.state.repo(self.full).default_branch,
-                     f"{FEATURES[(index * 3) % len(FEATURES)][0]}", None, when)
+            _open_pr(
+                self,
+                kind,
+                f"feature/{number}-{kind}",
+                self.state.repo(self.full).default_branch,
+                f"{FEATURES[(index * 3) % len(FEATURES)][0]}",
+                None,
+                when,
+            )
+
         return make
 
 
-def _open_pr(b: Builder, kind: str, head: str, base: str, title: str, fixes: int | None,
-             when: datetime) -> Issue:
+def _open_pr(b: Builder, kind: str, head: str, base: str, title: str, fixes: int | None, when: datetime) -> Issue:
     """Open PRs in each state GitHub can report."""
     body = f"Fixes #{fixes}\n\nAutomated change by Jules." if fixes else "Work in progress, see commits."
     user = AGENT_BOT if fixes else b.rng.choice(MEMBERS)
@@ -435,13 +581,20 @@ def _open_pr(b: Builder, kind: str, head: str, base: str, title: str, fixes: int
         kwargs = {"ci": "success"}
     elif kind == "clean-fixes":  # merging it would close the repo's oldest open issue
         repo = b.state.repo(b.full)
-        target = min((i.number for (rid, _), i in b.state.issues.items()
-                      if rid == repo.id and i.state == "open" and not i.is_pull), default=1)
+        target = min(
+            (
+                i.number
+                for (rid, _), i in b.state.issues.items()
+                if rid == repo.id and i.state == "open" and not i.is_pull
+            ),
+            default=1,
+        )
         body = f"Fixes #{target}\n\nAlso tidies the docs."
     pr = b.state.add_pull(b.full, title, head=head, base=base, body=body, user=user, created_at=when, **kwargs)
     if kind == "dirty":
-        b.state.add_comment(b.full, pr.number, "@jules fix the merge conflict", DEFAULT_LOGIN,
-                            when + timedelta(hours=5))
+        b.state.add_comment(
+            b.full, pr.number, "@jules fix the merge conflict", DEFAULT_LOGIN, when + timedelta(hours=5)
+        )
     return pr
 
 
@@ -457,7 +610,7 @@ def _plan_generic(b: Builder, reserved_open: int = 0) -> None:
     free = [n for n in range(max(2, numbers // 5), numbers - len(spec.open_prs) + 1) if n not in b.plan]
     open_features = spec.open_issues - spec.audits - reserved_open
     chosen = sorted(rng.sample(free, spec.open_issues - reserved_open))
-    audit_numbers = set(chosen[len(chosen) // 3:][: spec.audits]) if spec.audits else set()
+    audit_numbers = set(chosen[len(chosen) // 3 :][: spec.audits]) if spec.audits else set()
     offset = sum(ord(c) for c in spec.name)  # each repo starts its audits at a different format
     audit_i = feature_i = 0
     for number in chosen:
@@ -472,8 +625,14 @@ def _plan_generic(b: Builder, reserved_open: int = 0) -> None:
 
 def _single_audit(b: Builder) -> None:
     """Small repos with one open audit; their audit uses a format chosen per repo."""
-    index = {"ansible-coolify": 11, "docker-server-php": 6, "docker-server-blockchain": 12,
-             "core-devops": 10, "core-template": 3, "build": 4}.get(b.spec.name, 0)
+    index = {
+        "ansible-coolify": 11,
+        "docker-server-php": 6,
+        "docker-server-blockchain": 12,
+        "core-devops": 10,
+        "core-template": 3,
+        "build": 4,
+    }.get(b.spec.name, 0)
     numbers = b.spec.numbers
     prs = list(range(numbers - len(b.spec.open_prs) + 1, numbers + 1))
     for i, number in enumerate(prs):
@@ -528,18 +687,26 @@ def _free_after(b: Builder, start: int) -> int:
 def _core_child(b: Builder, epic: EpicSpec, letter: str, topic_i: int) -> Callable[[int, datetime], None]:
     def make(number: int, when: datetime) -> None:
         area, title, labels = CHILD_TOPICS[topic_i % len(CHILD_TOPICS)]
-        body = (f"From the audit of `core`.\n\n**Area:** {area}\n\n"
-                f"Acceptance: tests cover the fix; no regression in `go test ./...`.")
-        b.state.add_issue(b.full, f"{area}: {title}", body, labels=("audit", *labels, "lang:go"),
-                          created_at=when, user=DEFAULT_LOGIN)
+        body = (
+            f"From the audit of `core`.\n\n**Area:** {area}\n\n"
+            f"Acceptance: tests cover the fix; no regression in `go test ./...`."
+        )
+        b.state.add_issue(
+            b.full, f"{area}: {title}", body, labels=("audit", *labels, "lang:go"), created_at=when, user=DEFAULT_LOGIN
+        )
+
     return make
 
 
 def _core_epic(b: Builder, epic: EpicSpec) -> Callable[[int, datetime], None]:
     def make(number: int, when: datetime) -> None:
         state, rng = b.state, b.rng
-        lines = [f"## {epic.title.removeprefix('Epic: ')}", "",
-                 "Tracking epic created by the orchestrator. Children are dispatched phase by phase.", ""]
+        lines = [
+            f"## {epic.title.removeprefix('Epic: ')}",
+            "",
+            "Tracking epic created by the orchestrator. Children are dispatched phase by phase.",
+            "",
+        ]
         pos = 0
         for p, phase in enumerate(epic.phases):
             lines.append(f"## Phase {p + 1}: {PHASE_NAMES[p]}")
@@ -549,25 +716,32 @@ def _core_epic(b: Builder, epic: EpicSpec) -> Callable[[int, datetime], None]:
                 lines.append(f"- [{'x' if letter == 'T' else ' '}] #{child}{suffix}")
                 pos += 1
             lines.append("")
-        state.add_issue(b.full, epic.title, "\n".join(lines).rstrip() + "\n",
-                        labels=("epic", "agentic", "complexity:large"), created_at=when, user=DEFAULT_LOGIN)
+        state.add_issue(
+            b.full,
+            epic.title,
+            "\n".join(lines).rstrip() + "\n",
+            labels=("epic", "agentic", "complexity:large"),
+            created_at=when,
+            user=DEFAULT_LOGIN,
+        )
         branch = f"epic/{epic.number}-{epic.slug}"
         repo = state.repo(b.full)
         if epic.has_branch:
             repo.branches[branch] = repo.branches[repo.default_branch]
         target = branch if epic.has_branch else repo.default_branch
         for i, (child, letter) in enumerate(zip(epic.children, "".join(epic.phases), strict=True)):
-            state.add_comment(b.full, child, f"Parent: #{epic.number}", DEFAULT_LOGIN,
-                              when + timedelta(minutes=1 + i))
+            state.add_comment(b.full, child, f"Parent: #{epic.number}", DEFAULT_LOGIN, when + timedelta(minutes=1 + i))
             if letter in "TCDd":
                 dispatched = when + timedelta(hours=2 + i)
                 state.add_labels(b.full, child, ["jules"], DEFAULT_LOGIN)
                 _retime_last_event(state, dispatched)
-                state.add_comment(b.full, child, f"Target branch: `{branch}` (epic #{epic.number})",
-                                  DEFAULT_LOGIN, dispatched)
+                state.add_comment(
+                    b.full, child, f"Target branch: `{branch}` (epic #{epic.number})", DEFAULT_LOGIN, dispatched
+                )
             if letter in "TC":
                 _close_child_via_pr(b, child, target, when, rng)
         state.issue(b.full, number).updated_at = max(state.issue(b.full, number).updated_at, when)
+
     return make
 
 
@@ -591,9 +765,19 @@ def _merge_child(b: Builder, child: int, target: str, when: datetime) -> None:
     """
     state = b.state
     closed = min(when + timedelta(hours=b.rng.randint(6, 72)), b.now - timedelta(hours=2))
-    state.add_pull(b.full, f"fix: {state.issue(b.full, child).title}", head=f"jules/{child}-fix", base=target,
-                   body=f"Fixes #{child}", user=AGENT_BOT, merged=True, created_at=when,
-                   closed_at=closed, merged_by=DEFAULT_LOGIN, reviews=[(DEFAULT_LOGIN, "APPROVED")])
+    state.add_pull(
+        b.full,
+        f"fix: {state.issue(b.full, child).title}",
+        head=f"jules/{child}-fix",
+        base=target,
+        body=f"Fixes #{child}",
+        user=AGENT_BOT,
+        merged=True,
+        created_at=when,
+        closed_at=closed,
+        merged_by=DEFAULT_LOGIN,
+        reviews=[(DEFAULT_LOGIN, "APPROVED")],
+    )
     state.delete_ref(b.full, f"jules/{child}-fix")
     issue = state.issue(b.full, child)
     state.update_issue(b.full, child, DEFAULT_LOGIN, state="closed", state_reason="completed")
@@ -608,13 +792,23 @@ def _core_child_pr(b: Builder, epic: EpicSpec, child: int, kind: str) -> Callabl
         base = branch if branch in repo.branches else repo.default_branch
         title = f"fix: {b.state.issue(b.full, child).title}"
         _open_pr(b, kind, f"jules/{child}-fix", base, title, child, when)
+
     return make
 
 
 def _closed_unmerged(b: Builder) -> Callable[[int, datetime], None]:
     def make(number: int, when: datetime) -> None:
-        b.state.add_pull(b.full, "Try a different storage engine", head="spike/badger", body=None,
-                         user="bodane", state="closed", created_at=when, closed_at=when + timedelta(days=2))
+        b.state.add_pull(
+            b.full,
+            "Try a different storage engine",
+            head="spike/badger",
+            body=None,
+            user="bodane",
+            state="closed",
+            created_at=when,
+            closed_at=when + timedelta(days=2),
+        )
+
     return make
 
 
@@ -627,22 +821,35 @@ def _plan_mcp_epic(b: Builder) -> None:
         topic = CHILD_TOPICS[(i + 2) % len(CHILD_TOPICS)]
 
         def make(n: int, when: datetime, topic: tuple = topic, done: bool = i == 0) -> None:
-            b.state.add_issue(b.full, f"{topic[0]}: {topic[1]}", "Split out of the tool registry audit.",
-                              labels=("audit", *topic[2], "lang:go", *(("jules",) if done else ())),
-                              created_at=when, user=DEFAULT_LOGIN, state="closed" if done else "open",
-                              closed_at=b.now - timedelta(days=9) if done else None)
+            b.state.add_issue(
+                b.full,
+                f"{topic[0]}: {topic[1]}",
+                "Split out of the tool registry audit.",
+                labels=("audit", *topic[2], "lang:go", *(("jules",) if done else ())),
+                created_at=when,
+                user=DEFAULT_LOGIN,
+                state="closed" if done else "open",
+                closed_at=b.now - timedelta(days=9) if done else None,
+            )
+
         b.plan[number] = make
 
     def epic(n: int, when: datetime) -> None:
-        body = ("## Phase 1: Blockers\n- [x] #34\n\n### Phase 2 — Parallel\n- [ ] #36\n- [ ] #38\n")
-        b.state.add_issue(b.full, "Epic: Tool registry hardening", body, labels=("epic", "agentic"),
-                          created_at=when, user=DEFAULT_LOGIN)
+        body = "## Phase 1: Blockers\n- [x] #34\n\n### Phase 2 — Parallel\n- [ ] #36\n- [ ] #38\n"
+        b.state.add_issue(
+            b.full,
+            "Epic: Tool registry hardening",
+            body,
+            labels=("epic", "agentic"),
+            created_at=when,
+            user=DEFAULT_LOGIN,
+        )
         repo = b.state.repo(b.full)
         repo.branches["epic/40-tool-registry"] = repo.branches[repo.default_branch]
         for i, child in enumerate(children):
             b.state.add_comment(b.full, child, f"Parent: #{n}", DEFAULT_LOGIN, when + timedelta(minutes=i + 1))
-    b.plan[40] = epic
 
+    b.plan[40] = epic
 
 
 # ---------------------------------------------------------------------------------- finished epics
@@ -731,13 +938,16 @@ class EpicHistory:
         for spec in specs:
             start = (b.now - timedelta(days=spec.start_days_ago, hours=rng.uniform(0, 20))).replace(second=0)
             kids = [_HistoryChild(p, rng.choice(CHILD_TOPICS)) for p, n in enumerate(spec.phases) for _ in range(n)]
-            kids += [_HistoryChild(len(spec.phases) - 1, rng.choice(CHILD_TOPICS),
-                                   added_after=timedelta(hours=rng.uniform(20, 70))) for _ in range(spec.added)]
+            kids += [
+                _HistoryChild(
+                    len(spec.phases) - 1, rng.choice(CHILD_TOPICS), added_after=timedelta(hours=rng.uniform(20, 70))
+                )
+                for _ in range(spec.added)
+            ]
             self.runs.append(_HistoryRun(spec, start, kids))
 
     # ------------------------------------------------------------------ slots
-    def take(self, number: int, lo: datetime, hi: datetime,
-             burst_end: Callable[[int], datetime | None]) -> bool:
+    def take(self, number: int, lo: datetime, hi: datetime, burst_end: Callable[[int], datetime | None]) -> bool:
         """Create the earliest due item at `number` if one fits in [lo, hi]; False leaves it to the filler.
 
         An epic and its first children are created together: they start only where the numbers they
@@ -795,10 +1005,18 @@ class EpicHistory:
         b = self.b
         area, title, labels = c.topic
         lang = HISTORY_LANG.get(b.spec.language)
-        body = (f"From the audit of `{b.repo}`.\n\n**Area:** {area}\n\n"
-                "Acceptance: tests cover the fix; no regression in CI.")
-        b.state.add_issue(b.full, f"{area}: {title}", body, labels=("audit", *labels, *((lang,) if lang else ())),
-                          created_at=when, user=DEFAULT_LOGIN)
+        body = (
+            f"From the audit of `{b.repo}`.\n\n**Area:** {area}\n\n"
+            "Acceptance: tests cover the fix; no regression in CI."
+        )
+        b.state.add_issue(
+            b.full,
+            f"{area}: {title}",
+            body,
+            labels=("audit", *labels, *((lang,) if lang else ())),
+            created_at=when,
+            user=DEFAULT_LOGIN,
+        )
         c.number, c.created = number, when
         if run.number is not None:  # scope growth: listed in the epic from now on
             b.state.add_comment(b.full, number, f"Parent: #{run.number}", DEFAULT_LOGIN, when + timedelta(minutes=2))
@@ -806,8 +1024,9 @@ class EpicHistory:
 
     def _epic(self, run: _HistoryRun, number: int, when: datetime) -> None:
         b = self.b
-        b.state.add_issue(b.full, run.spec.title, self._body(run), labels=("epic", "agentic"), created_at=when,
-                          user=DEFAULT_LOGIN)
+        b.state.add_issue(
+            b.full, run.spec.title, self._body(run), labels=("epic", "agentic"), created_at=when, user=DEFAULT_LOGIN
+        )
         run.number, run.created = number, when
         repo = b.state.repo(b.full)
         repo.branches[run.branch] = repo.branches[repo.default_branch]
@@ -835,27 +1054,57 @@ class EpicHistory:
         if not c.labelled:
             state._add_labels(repo, issue, ["jules"], DEFAULT_LOGIN, dispatched)
             if c.failures == 0:
-                state.add_comment(b.full, issue.number, f"Target branch: `{run.branch}` (epic #{run.number})",
-                                  DEFAULT_LOGIN, dispatched + timedelta(minutes=1))
+                state.add_comment(
+                    b.full,
+                    issue.number,
+                    f"Target branch: `{run.branch}` (epic #{run.number})",
+                    DEFAULT_LOGIN,
+                    dispatched + timedelta(minutes=1),
+                )
             c.labelled = True
         title = f"fix: {issue.title}"
         head = f"jules/{issue.number}-{'retry' if c.failures else 'fix'}"
         body = f"Fixes #{issue.number}\n\nAutomated change by Jules."
         if c.failures == 0 and rng.random() < FAILED_ATTEMPT_RATE:
             closed = opened + timedelta(hours=rng.uniform(5, 30))
-            state.add_pull(b.full, title, head=head, base=run.branch, body=body, user=AGENT_BOT, state="closed",
-                           created_at=opened, closed_at=closed, ci="failure")
+            state.add_pull(
+                b.full,
+                title,
+                head=head,
+                base=run.branch,
+                body=body,
+                user=AGENT_BOT,
+                state="closed",
+                created_at=opened,
+                closed_at=closed,
+                ci="failure",
+            )
             state.delete_ref(b.full, head)
-            state.add_comment(b.full, issue.number, "The agent's PR failed CI twice; closed it, re-dispatching.",
-                              DEFAULT_LOGIN, closed + timedelta(minutes=5))
+            state.add_comment(
+                b.full,
+                issue.number,
+                "The agent's PR failed CI twice; closed it, re-dispatching.",
+                DEFAULT_LOGIN,
+                closed + timedelta(minutes=5),
+            )
             state._remove_label(repo, issue, "jules", DEFAULT_LOGIN, closed + timedelta(minutes=6))
             c.failures, c.labelled, c.ready = 1, False, closed + timedelta(minutes=10)
             issue.updated_at = max(issue.updated_at, closed + timedelta(minutes=10))
             return
         merged = max(dispatched + timedelta(days=lead), opened + timedelta(hours=1)).replace(second=0, microsecond=0)
-        state.add_pull(b.full, title, head=head, base=run.branch, body=body, user=AGENT_BOT, merged=True,
-                       created_at=opened, closed_at=merged, merged_by=DEFAULT_LOGIN,
-                       reviews=[(DEFAULT_LOGIN, "APPROVED")])
+        state.add_pull(
+            b.full,
+            title,
+            head=head,
+            base=run.branch,
+            body=body,
+            user=AGENT_BOT,
+            merged=True,
+            created_at=opened,
+            closed_at=merged,
+            merged_by=DEFAULT_LOGIN,
+            reviews=[(DEFAULT_LOGIN, "APPROVED")],
+        )
         state.delete_ref(b.full, head)
         c.closed = merged + timedelta(minutes=10)
         state._close(issue, DEFAULT_LOGIN, c.closed, "completed")
@@ -871,8 +1120,12 @@ class EpicHistory:
 
     # ------------------------------------------------------------------ the end
     def _body(self, run: _HistoryRun) -> str:
-        lines = [f"## {run.spec.title.removeprefix('Epic: ')}", "",
-                 "Tracking epic created by the orchestrator. Children are dispatched phase by phase.", ""]
+        lines = [
+            f"## {run.spec.title.removeprefix('Epic: ')}",
+            "",
+            "Tracking epic created by the orchestrator. Children are dispatched phase by phase.",
+            "",
+        ]
         for p in range(len(run.spec.phases)):
             lines.append(f"## Phase {p + 1}: {PHASE_NAMES[p]}")
             for c in run.children:
@@ -892,12 +1145,19 @@ class EpicHistory:
             if run.spec.done is not None:  # half done: the next child of the open phase is with the agent
                 nxt = next((c for c in run.children if c.ready and not c.closed and c.number and not c.labelled), None)
                 if nxt is not None and nxt.ready < b.now:  # type: ignore[operator]
-                    state._add_labels(state.repo(b.full), state.issue(b.full, nxt.number), ["jules"],
-                                      DEFAULT_LOGIN, nxt.ready)
-                    state.add_comment(b.full, nxt.number, f"Target branch: `{run.branch}` (epic #{run.number})",
-                                      DEFAULT_LOGIN, nxt.ready + timedelta(minutes=1))  # type: ignore[operator]
-                    state.issue(b.full, nxt.number).updated_at = max(state.issue(b.full, nxt.number).updated_at,
-                                                                     nxt.ready)
+                    state._add_labels(
+                        state.repo(b.full), state.issue(b.full, nxt.number), ["jules"], DEFAULT_LOGIN, nxt.ready
+                    )
+                    state.add_comment(
+                        b.full,
+                        nxt.number,
+                        f"Target branch: `{run.branch}` (epic #{run.number})",
+                        DEFAULT_LOGIN,
+                        nxt.ready + timedelta(minutes=1),
+                    )  # type: ignore[operator]
+                    state.issue(b.full, nxt.number).updated_at = max(
+                        state.issue(b.full, nxt.number).updated_at, nxt.ready
+                    )
                 continue
             if run.finished is None:
                 continue  # ran out of history: it stays open
@@ -917,10 +1177,16 @@ def seed_demo(state: SandboxState, seed: int = 7, now: datetime | None = None) -
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     rng = random.Random(seed)
     with state.lock:
-        for login, kind, name in ((DEFAULT_LOGIN, "User", "Snider"), ("bodane", "User", "Bodane"),
-                                  (AGENT_BOT, "Bot", "Jules"), ("mira-k", "User", "Mira Kovač"),
-                                  ("tomasz-w", "User", "Tomasz Wiśniewski"), ("aiko-t", "User", "相子 田中"),
-                                  ("dependabot[bot]", "Bot", None), ("github", "Organization", "GitHub")):
+        for login, kind, name in (
+            (DEFAULT_LOGIN, "User", "Snider"),
+            ("bodane", "User", "Bodane"),
+            (AGENT_BOT, "Bot", "Jules"),
+            ("mira-k", "User", "Mira Kovač"),
+            ("tomasz-w", "User", "Tomasz Wiśniewski"),
+            ("aiko-t", "User", "相子 田中"),
+            ("dependabot[bot]", "Bot", None),
+            ("github", "Organization", "GitHub"),
+        ):
             user = state.user(login, type=kind, name=name)
             user.created_at = now - timedelta(days=2000)
         org = state.add_org(ORG, name="dAppCore", members=MEMBERS)
@@ -946,16 +1212,28 @@ def _rng_without_history(spec: RepoSpec, before: tuple, now: datetime, seed: int
     return plain.getstate()
 
 
-def _seed_repo(state: SandboxState, spec: RepoSpec, rng: random.Random, now: datetime, seed: int = 7,
-               history: bool = True) -> None:
+def _seed_repo(
+    state: SandboxState, spec: RepoSpec, rng: random.Random, now: datetime, seed: int = 7, history: bool = True
+) -> None:
     created = now - timedelta(days=430)
-    repo = state.add_repo(ORG, spec.name, default_branch=spec.default_branch, language=spec.language,
-                          description=f"{spec.name} — part of the dAppCore platform", created_at=created)
+    repo = state.add_repo(
+        ORG,
+        spec.name,
+        default_branch=spec.default_branch,
+        language=spec.language,
+        description=f"{spec.name} — part of the dAppCore platform",
+        created_at=created,
+    )
     for name, color, desc in LABELS:
         state.add_label(repo.full_name, name, color, desc)
     for i in range(3):  # some history on the default branch
-        state.add_commit(repo.full_name, spec.default_branch, f"chore: bootstrap ({i + 1})", DEFAULT_LOGIN,
-                         created + timedelta(days=i))
+        state.add_commit(
+            repo.full_name,
+            spec.default_branch,
+            f"chore: bootstrap ({i + 1})",
+            DEFAULT_LOGIN,
+            created + timedelta(days=i),
+        )
     b = Builder(state, rng, now, spec.name, spec)
     epics = [e for e in HISTORY_EPICS if e.repo == spec.name] if history else []
     if epics:  # its own random stream (see _rng_without_history): the rest of the demo stays as it was
