@@ -58,7 +58,6 @@ class PlanRules:
     max_in_flight: int | None = None
     escalate_after_nudges: int = 2
     morning_ends_hour: int = 11
-    midday_ends_hour: int = 15
     raise_below_share: float = 0.5
     throttle_above_share: float = 0.8
     refill_low: float = 2.0
@@ -437,6 +436,8 @@ def _stuck_pr_actions(inputs: PlanInputs, rules: PlanRules, repos: set[str]) -> 
         if pr["repo"] not in repos or not intervention or not pr.get("is_stuck", True):
             continue
         number = int(pr["number"])
+        if pr.get("is_escalated"):
+            continue  # a person has it (`needs-human`): no more nudges from us
         nudges = int(pr.get("count_nudges") or 0)
         last = pr.get("last_nudged_at")
         if last is not None and inputs.now_utc is not None:

@@ -117,9 +117,14 @@ def execute_action(settings: Settings, live: Live, action: dict[str, Any]) -> di
         url = PERFORM[action["action"]](live, action, settings)
     except PreconditionFailed as exc:
         return _record(db, action, "skipped", str(exc))
-    except Exception as exc:  # noqa: BLE001 - every failure ends the row, never leaves it pending
-        if action["action"] == "dispatch" and _dispatched(live, action, settings):
-            return _record(db, action, "done", f"dispatched; the comment failed: {_reason(exc)}", member=member)
+    except Exception as exc:  # noqa: BLE001 - every failure ends the row, unless its outcome is unknown
+        if action["action"] == "dispatch":
+            landed = _dispatched(live, action, settings)
+            if landed is None:  # cannot tell whether the label went on: stay pending (spent) for the next run
+                reason = f"outcome unknown, the next run finishes it: {_reason(exc)}"
+                return _outcome(action, "pending", reason, None, None, changed=True, member=member)
+            if landed:
+                return _record(db, action, "done", f"dispatched; the comment failed: {_reason(exc)}", member=member)
         return _record(db, action, "failed", _reason(exc))
     return _record(db, action, "done", None, url, member=member)
 
@@ -129,6 +134,10 @@ def _claim(settings: Settings, live: Live, action: dict[str, Any]) -> dict[str, 
     for a dispatch). Returns the final outcome when the action will not run."""
     db = settings.database.path
     with ledger.locked(db) as con:
+        own = ledger.logged(con, action["plan_id"]).get(action["seq"])
+        if own is not None and not _retry_failed(own):  # another run of this plan got here first
+            reason = own.get("reason") or f"another execute of this plan took step {action['seq']}"
+            return _outcome(action, own["status"], reason, own.get("github_url"), own, changed=False)
         mine = claim_key(action)
         for other in ledger.pending_elsewhere(con, action):
             other_action = {**other, "payload": _json(other.get("payload"), {}), "plan_id": other["plan_id"]}
@@ -153,13 +162,14 @@ def _claim(settings: Settings, live: Live, action: dict[str, Any]) -> dict[str, 
     return None
 
 
-def _dispatched(live: Live, action: dict[str, Any], settings: Settings) -> bool:
-    """Whether a failed dispatch got as far as its label or assignee (then the task is spent)."""
+def _dispatched(live: Live, action: dict[str, Any], settings: Settings) -> bool | None:
+    """Whether a failed dispatch got as far as its label or assignee (then the task is spent);
+    None when GitHub cannot say."""
     payload = action["payload"]
     try:
         item = live.issue(action["repo"], action["target"])
     except Exception:  # noqa: BLE001
-        return False
+        return None
     if (payload.get("mode") or settings.agent.mode) == "assignee":
         who = str(payload.get("assignee") or settings.agent.assignee).lower()
         return who in {(a.get("login") or "").lower() for a in item.get("assignees") or []}

@@ -34,8 +34,10 @@ PLAN_QUERIES = {
     "children": """SELECT repo, epic, child, child_state, has_parent_comment, is_closed_not_ticked
                    FROM epic_children""",
     "ready": "SELECT repo, number, epic, phase, severity, queue_position FROM ready_queue",
-    "stuck": """SELECT repo, number, intervention, is_stuck, count_nudges, last_nudged_at, base_ref FROM stuck_prs
-                WHERE intervention IS NOT NULL""",
+    "stuck": """SELECT s.repo, s.number, s.intervention, s.is_stuck, s.count_nudges, s.last_nudged_at, s.base_ref,
+                       list_contains(p.labels, 'needs-human') AS is_escalated
+                FROM stuck_prs s JOIN pull_requests p USING (repo, number)
+                WHERE s.intervention IS NOT NULL""",
     "tiers": "SELECT repo, rank FROM repo_tiers",
     "open_pr_heads": "SELECT repo, number, head_ref, state, merged FROM pull_requests WHERE head_ref LIKE 'epic/%'",
 }
@@ -78,7 +80,6 @@ def plan_rules(settings: Settings) -> PlanRules:
         max_in_flight=a.max_in_flight,
         escalate_after_nudges=d.escalate_after_nudges,
         morning_ends_hour=d.morning_ends_hour,
-        midday_ends_hour=d.midday_ends_hour,
         raise_below_share=d.raise_below_share,
         throttle_above_share=d.throttle_above_share,
         refill_low=d.refill_low,

@@ -142,7 +142,6 @@ class DispatchSettings(_Section):
     escalate_after_nudges: int = Field(2, ge=1, description="nudges without effect before a person is asked")
     nudge_cooldown_hours: float = Field(12.0, ge=0, description="hours a nudged PR is left alone before the next")
     morning_ends_hour: int = Field(11, ge=0, le=23, description="local hour the morning cadence ends")
-    midday_ends_hour: int = Field(15, ge=0, le=23, description="local hour the midday cadence ends")
     raise_below_share: float = Field(0.5, ge=0, le=1, description="less used than this by midday: raise the rate")
     throttle_above_share: float = Field(0.8, ge=0, le=1, description="more used than this by morning: throttle")
     refill_low: float = Field(2.0, ge=0, description="ready queue below this many days of dispatch: refill")
