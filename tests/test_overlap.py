@@ -24,9 +24,15 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Each process imports, says it is ready, and starts its flow only when both are: importing
+# Prefect takes seconds and two processes on two busy cores finish it far apart.
 RUN_SNAPSHOT = """
-import json, sys
+import json, sys, time
+from pathlib import Path
 from flows.snapshot import snapshot_flow
+Path(sys.argv[2]).touch()
+while not Path(sys.argv[3]).exists():
+    time.sleep(0.05)
 summary = snapshot_flow(config_path=sys.argv[1])
 print("RESULT " + json.dumps({"run_id": summary["run_id"], "requests": summary["requests"]}))
 """
@@ -52,17 +58,24 @@ def run_overlapping_snapshots(sandbox, tmp_path, read) -> tuple[list[tuple[int, 
     db = tmp_path / "orchestrator.duckdb"
     config = write_config(tmp_path, sandbox.url, db)
     began = time.monotonic()
+    go = tmp_path / "go"
+    # Slow answers keep each snapshot busy for seconds, so two runs started together overlap.
+    sandbox.state.set_faults(latency_ms=40)
     runs = [
         subprocess.Popen(
-            [sys.executable, "-c", RUN_SNAPSHOT, str(config)],
+            [sys.executable, "-c", RUN_SNAPSHOT, str(config), str(tmp_path / f"ready-{n}"), str(go)],
             cwd=tmp_path,
             env=child_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
+        for n in range(2)
     ]
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready-{n}").exists() for n in range(2)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()
     reads: list[int] = []
     read_errors: list[str] = []
     stop = threading.Event()
