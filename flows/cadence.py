@@ -1,21 +1,19 @@
 """The runbook's dispatch cadence: morning, midday and evening flows.
 
 Each chains snapshot -> plan -> execute -> report. The plan flow decides the actions (ticking
-checklists, nudges, dispatches, refill); a cadence passes its name as a hint when
-`plan_flow` accepts a `cadence` parameter.
+checklists, nudges, dispatches, refill) from the snapshot and the time of day.
 
 Applying is unattended, so it is guarded twice:
 * only when `dispatch.auto_apply` is true (otherwise execute runs as a dry run);
 * never more than `dispatch.daily_apply_cap` tasks a day: the cap left is the cap less every
-  task already spent today (ledger, all sources: conservative), passed to execute when it
-  takes a cap, and a plan whose cost exceeds it is not applied at all.
+  task already spent today (ledger, all sources: conservative); a plan whose cost exceeds it
+  is not applied at all.
 
 The sibling flows (plan, execute, forecast) are imported inside the functions.
 """
 
 from __future__ import annotations
 
-import inspect
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -25,21 +23,10 @@ from prefect.cache_policies import NO_CACHE
 from orchestrator.config import Settings, load_settings
 
 Cadence = Literal["morning", "midday", "evening"]
-CAP_PARAMETERS = ("max_cost", "cost_cap", "apply_cap", "daily_apply_cap", "cap", "budget_cap", "max_tasks")
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
-def accepts(func: Any, name: str) -> bool:
-    """Whether a flow (or function) takes a keyword `name`."""
-    target = getattr(func, "fn", func)
-    try:
-        params = inspect.signature(target).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 @task(name="tasks-used-today", cache_policy=NO_CACHE)
@@ -67,15 +54,11 @@ def apply_decision(settings: Settings, plan_cost: int, used: int) -> tuple[bool,
     return True, cap_left, f"applying: {plan_cost} of {cap_left} tasks left under the daily cap"
 
 
-def _optional(module: str, name: str) -> Any | None:
-    try:
-        return getattr(__import__(module, fromlist=[name]), name)
-    except ImportError:
-        return None
-
-
 def run_cadence(cadence: Cadence, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """snapshot -> plan -> execute (guarded) -> report; returns what each step did."""
+    from flows.execute import execute_flow
+    from flows.forecast import forecast_flow
+    from flows.plan import plan_flow
     from flows.report import report_flow
     from flows.snapshot import snapshot
 
@@ -85,42 +68,23 @@ def run_cadence(cadence: Cadence, settings: Settings, now: datetime | None = Non
 
     result["snapshot"] = snapshot(settings)
 
-    plan_flow = _optional("flows.plan", "plan_flow")
-    if plan_flow is None:
-        logger.warning("flows.plan is not installed: %s cadence stops after the snapshot", cadence)
-        result["plan"] = None
-    else:
-        kwargs: dict[str, Any] = {"settings": settings}
-        if accepts(plan_flow, "cadence"):
-            kwargs["cadence"] = cadence
-        plan = plan_flow(**kwargs)
-        result["plan"] = {k: plan.get(k) for k in ("plan_id", "count_actions", "cost")}
+    plan = plan_flow(settings=settings)
+    result["plan"] = {k: plan.get(k) for k in ("plan_id", "count_actions", "cost")}
 
-        used = tasks_used_today(settings, now)
-        apply, cap_left, why = apply_decision(settings, int(plan.get("cost") or 0), used)
-        result["apply"] = {"applied": apply, "cap_left": cap_left, "used_today": used, "why": why}
-        logger.info("%s: %s", cadence, why)
-
-        execute_flow = _optional("flows.execute", "execute_flow")
-        if execute_flow is None:
-            logger.warning("flows.execute is not installed: plan %s not executed", plan.get("plan_id"))
-            result["execute"] = None
-        else:
-            kwargs = {"settings": settings, "plan_id": plan["plan_id"], "apply": apply}
-            cap_name = next((name for name in CAP_PARAMETERS if accepts(execute_flow, name)), None)
-            if cap_name and apply:
-                kwargs[cap_name] = cap_left
-            result["execute"] = execute_flow(**kwargs)
+    used = tasks_used_today(settings, now)
+    # The cap is kept by refusing a plan that would pass it, not by cutting one short.
+    apply, cap_left, why = apply_decision(settings, int(plan.get("cost") or 0), used)
+    result["apply"] = {"applied": apply, "cap_left": cap_left, "used_today": used, "why": why}
+    logger.info("%s: %s", cadence, why)
+    result["execute"] = execute_flow(settings=settings, plan_id=plan["plan_id"], apply=apply)
 
     if cadence == "evening":
-        forecast_flow = _optional("flows.forecast", "forecast_flow")
-        if forecast_flow is not None:
-            try:
-                forecast_flow(settings=settings)
-                result["forecast"] = "updated"
-            except Exception as exc:  # noqa: BLE001 - a forecast failure must not lose the day's summary
-                logger.warning("forecast failed: %s", exc.__class__.__name__)
-                result["forecast"] = f"failed: {exc.__class__.__name__}"
+        try:
+            forecast_flow(settings=settings)
+            result["forecast"] = "updated"
+        except Exception as exc:  # noqa: BLE001 - a forecast failure must not lose the day's summary
+            logger.warning("forecast failed: %s", exc.__class__.__name__)
+            result["forecast"] = f"failed: {exc.__class__.__name__}"
 
     report = report_flow(settings=settings)
     result["report"] = report["path"]

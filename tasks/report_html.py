@@ -116,23 +116,10 @@ def today_in(tz: str, now: datetime) -> date:
 
 
 def used_by_member(con: duckdb.DuckDBPyConnection, settings: Settings, now: datetime) -> dict[str, int]:
-    """Tasks spent today per member: `tasks.ledger.used_today` when it exists, else done ledger rows of today."""
-    try:
-        from tasks.ledger import used_today as ledger_used_today
-    except ImportError:
-        ledger_used_today = None
-    if ledger_used_today is not None:
-        value = ledger_used_today(con, settings, now)
-        if isinstance(value, dict):
-            return {str(k): int(v or 0) for k, v in value.items()}
-        return {"(team)": int(value or 0)}
-    used = {m.login: 0 for m in settings.team.members}
-    log = _frame(con, "SELECT member, executed_at, cost FROM action_log WHERE lower(status) = 'done'")
-    if not log.empty:
-        today = log[_local_day(log["executed_at"], settings.team.timezone) == today_in(settings.team.timezone, now)]
-        for member, cost in today.groupby(today["member"].fillna("(none)"))["cost"].sum().items():
-            used[str(member)] = used.get(str(member), 0) + int(cost)
-    return used
+    """Tasks spent today per member, counted as the budget counts them (the ledger)."""
+    from tasks.ledger import used_today as ledger_used_today
+
+    return ledger_used_today(con, settings, now)
 
 
 def used_today(con: duckdb.DuckDBPyConnection, settings: Settings, now: datetime) -> int:
@@ -288,13 +275,9 @@ MAX_CHART_FILES = 9
 
 def default_chart_dirs(out: Path) -> list[Path]:
     """Where the forecast flow's PNGs are (analytics/charts.py), next to the report or its default."""
-    dirs = [out.parent / "forecast"]
-    try:
-        from analytics.charts import DEFAULT_DIR
+    from analytics.charts import DEFAULT_DIR
 
-        dirs.append(Path(DEFAULT_DIR))
-    except ImportError:
-        pass
+    dirs = [out.parent / "forecast", Path(DEFAULT_DIR)]
     unique: list[Path] = []
     for folder in dirs:
         if folder.resolve() not in [u.resolve() for u in unique]:
