@@ -46,11 +46,23 @@ def derive_tables(
                  f.fingerprint, f.severity_explicit, f.type_explicit, labels_for(f, lang))
             )  # fmt: skip
     finding_rows = pd.DataFrame(findings, columns=FINDING_COLUMNS)
+    trusted = _trusted_findings(finding_rows, audits)
     candidates = group_framework_candidates(
-        finding_rows[["repo", "audit_number", "finding_index", "title", "text", "type", "fingerprint"]], rules
+        trusted[["repo", "audit_number", "finding_index", "title", "text", "type", "fingerprint"]], rules
     )
     return {
         "finding_rows": finding_rows,
         "parse_warning_rows": pd.DataFrame(warnings, columns=WARNING_COLUMNS),
         "framework_candidate_rows": candidates,
     }
+
+
+def _trusted_findings(finding_rows: pd.DataFrame, audits: pd.DataFrame) -> pd.DataFrame:
+    """Findings of audits a trusted person wrote (an `is_trusted` column; without one, all):
+    an outsider's "audit" is data, so its findings never join a framework group."""
+    if "is_trusted" not in audits.columns or finding_rows.empty:
+        return finding_rows
+    keys = {(a.repo, int(a.number)) for a in audits.itertuples(index=False) if bool(a.is_trusted)}
+    pairs = zip(finding_rows["repo"], finding_rows["audit_number"], strict=True)
+    mask = [(repo, int(number)) in keys for repo, number in pairs]
+    return finding_rows[mask]

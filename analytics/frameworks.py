@@ -149,3 +149,36 @@ def _candidate_rows(ftype: str, group: pd.DataFrame, cfg: dict[str, Any]) -> pd.
             "repo_count": repo_count,
         }
     )
+
+
+# ── the framework issue's text ────────────────────────────────────────────────
+
+# `Framework: …`, `[Framework] …`, `framework(php): …` (any case, repeated): the candidate's
+# title may already carry one (the rules' title_template does), and so may a finding's.
+_FRAMEWORK_PREFIX = re.compile(r"^\s*(?:\[\s*framework\s*\]\s*:?|framework\s*(?:\([^)]*\))?\s*:)\s*", re.IGNORECASE)
+# GitHub refuses bodies over 65,536 characters; the listing stops well before that.
+_BODY_BUDGET = 60_000
+_TITLE_CHARS = 200
+
+
+def framework_issue_title(candidate_title: str) -> str:
+    """`Framework: <title>` with any framework prefix the title already had taken off first."""
+    title = str(candidate_title or "").strip()
+    while (stripped := _FRAMEWORK_PREFIX.sub("", title, count=1)) != title:
+        title = stripped
+    return f"Framework: {title or 'shared fix'}"
+
+
+def framework_issue_body(members: list[dict[str, Any]]) -> str:
+    """One line per member finding: its repo, audit, index and its own title (not the candidate's)."""
+    head = f"One shared fix for a pattern seen in {len(members)} audit findings:\n"
+    lines, size = [], len(head)
+    for i, m in enumerate(members):
+        title = " ".join(str(m.get("finding_title") or m.get("title") or "").split())[:_TITLE_CHARS]
+        line = f"- {m['repo']}#{m['audit_number']} finding {m['finding_index']}: {title}"
+        if size + len(line) + 80 > _BODY_BUDGET:
+            lines.append(f"- … and {len(members) - i} more findings (see `framework_candidates`)")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return head + "\n" + "\n".join(lines)

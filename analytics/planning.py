@@ -16,6 +16,9 @@ from typing import Any
 
 import pandas as pd
 
+from analytics.frameworks import framework_issue_body, framework_issue_title
+from analytics.plan_bounds import Bounds, apply_bounds, held_back_note
+
 ACTION_TYPES = (
     "create_issue", "create_framework_issue", "close_audit", "create_epic", "link_child", "create_branch",
     "sync_epic_branch", "tick_checklist", "update_branch", "nudge_pr", "escalate_pr", "dispatch",
@@ -64,6 +67,7 @@ class PlanRules:
     refill_high: float = 3.0
     epic_branch_max_behind: int = 20
     nudge_cooldown_hours: float = 12.0
+    bounds: Bounds = field(default_factory=Bounds)
 
 
 @dataclass
@@ -247,9 +251,6 @@ def _framework_actions(inputs: PlanInputs, repos: set[str]) -> list[Action]:
         home = max(sorted({m["repo"] for m in members}), key=lambda r: sum(m["repo"] == r for m in members))
         if home not in repos:
             continue
-        listing = "\n".join(
-            f"- {m['repo']}#{m['audit_number']} finding {m['finding_index']}: {m['title']}" for m in members
-        )
         actions.append(
             Action(
                 "create_framework_issue",
@@ -258,8 +259,8 @@ def _framework_actions(inputs: PlanInputs, repos: set[str]) -> list[Action]:
                 f"{len(members)} similar {members[0]['type']} findings across "
                 f"{len({m['repo'] for m in members})} repos call for one framework fix.",
                 payload={
-                    "title": f"Framework: {members[0]['title']}",
-                    "body": f"One shared fix for a pattern seen in {len(members)} audit findings:\n\n{listing}",
+                    "title": framework_issue_title(members[0]["title"]),
+                    "body": framework_issue_body(members),
                     "labels": ["framework", f"type:{members[0]['type']}"],
                     "members": [{k: m[k] for k in ("repo", "audit_number", "finding_index")} for m in members],
                     "marker": marker("framework", candidate_id),
@@ -649,11 +650,26 @@ def build_plan(inputs: PlanInputs, rules: PlanRules, repos: set[str]) -> Plan:
     actions = [a for a in actions if a.action != "create_epic" or a.repo in refill]
     actions += dispatches
     order = {name: i for i, name in enumerate(ACTION_TYPES)}
-    actions.sort(key=lambda a: (a.priority, order[a.action], a.repo, _natural(a.target)))
-    summary = {**dispatch_summary, "refill_repos": sorted(refill), "refill": refill_note,
+    # finding_index last: one audit's findings of one severity keep the audit's order, whatever the view's
+    actions.sort(key=lambda a: (a.priority, order[a.action], a.repo, _natural(a.target),
+                                int(a.payload.get("finding_index") or 0)))  # fmt: skip
+    actions, held = apply_bounds(actions, rules.bounds)
+    dispatch_summary = _bounded_dispatch_summary(dispatch_summary, actions, held)
+    summary = {**dispatch_summary, "refill_repos": sorted(refill), "refill": refill_note, "held_back": held,
                "count_actions": len(actions), "cost": sum(a.cost for a in actions),
                "by_action": {a: n for a in ACTION_TYPES if (n := sum(x.action == a for x in actions))}}  # fmt: skip
     return Plan(actions, summary)
+
+
+def _bounded_dispatch_summary(summary: dict[str, Any], actions: list[Action], held: dict[str, Any]) -> dict[str, Any]:
+    """The dispatch figures of the actions kept, and a note on what the caps held back."""
+    dispatched = [a for a in actions if a.action == "dispatch"]
+    per_repo: dict[str, int] = {}
+    for a in dispatched:
+        per_repo[a.repo] = per_repo.get(a.repo, 0) + 1
+    note = held_back_note(held)
+    notes = [*summary["notes"], note] if note else summary["notes"]
+    return {**summary, "dispatched": len(dispatched), "per_repo": per_repo, "notes": notes}
 
 
 def _natural(target: str) -> tuple[int, str]:

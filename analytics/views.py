@@ -33,6 +33,10 @@ SETTINGS_DEFAULTS: dict[str, str] = {
     "tier1_min_open": "20",  # repo tiers (runbook "Priority Order"): open issues for tier 1
     "tier2_min_open": "10",  # ... for tier 2 (audit repos)
     "tier3_min_open": "10",  # ... for tier 3 (feature repos without audits)
+    # Trust (README "Trust model"): comma-separated; logins lower-cased, associations upper-cased.
+    "token_login": "",  # the orchestrator's own login: only its issues and comments carry markers
+    "trusted_logins": "",  # the team and github.trusted_authors
+    "trusted_associations": "OWNER,MEMBER,COLLABORATOR",  # author_association values that are trusted
 }
 
 _DEFAULT = re.compile(r"\{\{\s*default:(\w+)\s*\}\}")

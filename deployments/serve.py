@@ -3,7 +3,8 @@
 `build_deployments()` turns the flows and the `[schedule]` table into Prefect deployments;
 `LocalPrefectServer` starts `prefect server start` (SQLite, analytics off) when no
 `PREFECT_API_URL` is set, because Prefect's temporary server never runs the scheduler;
-`serve_all()` ties them together and always stops the server it started (signals, atexit).
+`serve_all()` ties them together and always stops the server it started (signals, atexit); a
+serve killed outright takes its server along too (`orchestrator.lifetime`).
 """
 
 from __future__ import annotations
@@ -98,9 +99,13 @@ class LocalPrefectServer:
         return env
 
     def start(self) -> LocalPrefectServer:
-        prefect = Path(sys.executable).with_name("prefect")
-        command = [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
-        command += ["server", "start", "--host", self.host, "--port", str(self.port), "--analytics-off", "--scheduler"]
+        from orchestrator.lifetime import bound_to_this_process
+
+        # Bound to this process: a serve killed with SIGKILL or SIGTERM takes its server (and group) along.
+        command = bound_to_this_process(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", self.host, "--port", str(self.port)]
+            + ["--analytics-off", "--scheduler"]
+        )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter's prefect
@@ -266,6 +271,7 @@ def serve_all(
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from orchestrator.config import load_settings
+    from orchestrator.lifetime import SERVE_PID_ENV
 
     schedule = load_schedule(config_path)
     server: LocalPrefectServer | None = None
@@ -274,6 +280,7 @@ def serve_all(
         served_config = effective_config(config_path, db, Path(folder))
         load_settings(served_config)  # a bad configuration fails now, not at the first scheduled run
         try:
+            os.environ[SERVE_PID_ENV] = str(os.getpid())  # flow runs end with serve (orchestrator.lifetime)
             for sig in previous:
                 signal.signal(sig, _raise_interrupt)
             api_url = os.environ.get("PREFECT_API_URL")
@@ -295,6 +302,7 @@ def serve_all(
         except KeyboardInterrupt:
             pass
         finally:
+            os.environ.pop(SERVE_PID_ENV, None)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             if server is not None:

@@ -4,6 +4,12 @@ Each action's `action_log` row is written `pending` (in its own committed transa
 database's file lock) before GitHub is touched, and `done` / `skipped` / `failed` after. A run
 killed at any point resumes from the ledger: final rows are never redone, and a pending row is
 finished by the action's idempotent steps, which find what was already written.
+
+The lock (and its read-write DuckDB connection) is held only to read and write ledger rows, never
+during a request to GitHub: live checks run first, then the lock is taken to re-read the ledger
+(another run may have taken the step meanwhile), reserve and write `pending`; the action is done
+after it is released. The run stops early when GitHub is unreachable or the deadline has passed
+(`tasks.execute_guards`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from prefect.cache_policies import NO_CACHE
 
 from orchestrator.config import Settings, load_settings
 from tasks import ledger, store
-from tasks.github_client import GitHubError
+from tasks.execute_guards import StopRules, is_network_failure, nudge_cooldown_in_ledger, nudge_cooldown_on_github
+from tasks.github_client import GitHubError, worth_retrying
 from tasks.github_write import (
     PERFORM,
     ActionFailed,
@@ -30,6 +37,7 @@ from tasks.github_write import (
     is_transient,
     make_writer,
 )
+from tasks.github_write import _marker_key as marker_key
 
 REFUSED = "repository not in configuration"
 TRANSIENT = "GitHub unavailable: "  # failed rows with this reason are tried again by the next run
@@ -85,10 +93,17 @@ def _json(value: Any, default: Any) -> Any:
 
 
 # persist_result=False: the returned client holds the token, which must never reach result storage.
-@task(name="who-am-i", retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE, persist_result=False)
+@task(
+    name="who-am-i",
+    retries=2,
+    retry_delay_seconds=[2, 5],
+    retry_condition_fn=worth_retrying,  # a refused token is reported at once
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 def connect_github(settings: Settings) -> Live:
     """A write-safe client and the token's login (a read: safe to retry)."""
-    live = Live(make_writer(settings, settings.token()))
+    live = Live(make_writer(settings, settings.token()), settings.github.login or "")  # markers: ours only
     login = live.me()
     with ledger.locked(settings.database.path) as con:
         store.save_settings(con, {"token_login": login})  # labels we add are never counted as a person's
@@ -97,62 +112,91 @@ def connect_github(settings: Settings) -> Live:
 
 @task(name="execute-action", cache_policy=NO_CACHE, persist_result=False)
 def execute_action(settings: Settings, live: Live, action: dict[str, Any]) -> dict[str, Any]:
-    """One action: skip if final, refuse if not configured, check, claim, perform, record."""
+    """One action: skip if final, refuse if not configured, check live, claim, perform, record.
+
+    The ledger's lock (a file lock and a read-write DuckDB connection) is held only to read and
+    write rows, never while GitHub is asked anything, so readers (`orchestrator sql`) never wait
+    on the network. The outcome's `unreachable` says whether GitHub could not be reached.
+    """
     db = settings.database.path
     with ledger.locked(db) as con:
         row = ledger.logged(con, action["plan_id"]).get(action["seq"])
+        refused = None if row is not None else _ledger_refusal(con, settings, action, None)
+        if refused is not None:
+            return _save(con, action, "skipped", refused)
     if row is not None and row["status"] in ledger.FINAL and not _retry_failed(row):
         return _outcome(action, row["status"], row.get("reason"), row.get("github_url"), row, changed=False)
     if not allowed_repo(settings, action["repo"]):
         return _record(db, action, "failed", REFUSED)
+    if action["action"] not in PERFORM:
+        return _record(db, action, "failed", f"unknown action {action['action']!r}")
     resuming = row is not None and row["status"] == "pending"
     member = row.get("member") if resuming else None
     if not resuming:
-        claimed = _claim(settings, live, action)
+        checked_at = utcnow()
+        verdict = _live_verdict(settings, live, action)  # on the network: no lock, no connection
+        claimed = _claim(settings, action, verdict, checked_at)
         if claimed is not None:
             return claimed
         with ledger.locked(db) as con:
             member = ledger.logged(con, action["plan_id"])[action["seq"]].get("member")
+    return _perform(settings, live, action, member)
+
+
+def _perform(settings: Settings, live: Live, action: dict[str, Any], member: str | None) -> dict[str, Any]:
+    """Do the claimed action on GitHub and record how it ended."""
+    db = settings.database.path
     try:
         url = PERFORM[action["action"]](live, action, settings)
     except PreconditionFailed as exc:
         return _record(db, action, "skipped", str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure ends the row, unless its outcome is unknown
+        unreachable = is_network_failure(exc)
         if action["action"] == "dispatch":
             landed = _dispatched(live, action, settings)
             if landed is None:  # cannot tell whether the label went on: stay pending (spent) for the next run
                 reason = f"outcome unknown, the next run finishes it: {_reason(exc)}"
-                return _outcome(action, "pending", reason, None, None, changed=True, member=member)
+                out = _outcome(action, "pending", reason, None, None, changed=True, member=member)
+                return out | {"unreachable": unreachable}
             if landed:
                 return _record(db, action, "done", f"dispatched; the comment failed: {_reason(exc)}", member=member)
-        return _record(db, action, "failed", _reason(exc))
+        return _record(db, action, "failed", _reason(exc)) | {"unreachable": unreachable}
     return _record(db, action, "done", None, url, member=member)
 
 
-def _claim(settings: Settings, live: Live, action: dict[str, Any]) -> dict[str, Any] | None:
-    """Under the file lock: re-check the preconditions and write the pending row (reserving a task
-    for a dispatch). Returns the final outcome when the action will not run."""
-    db = settings.database.path
-    with ledger.locked(db) as con:
+def _live_verdict(settings: Settings, live: Live, action: dict[str, Any]) -> tuple[str, str, bool] | None:
+    """The action's preconditions (and a nudge's cooldown) on live GitHub: None when it may go
+    ahead, else (status, reason, GitHub unreachable)."""
+    try:
+        for condition in action["precondition"]:
+            failed = check(live, action["repo"], condition, settings)
+            if failed is not None:
+                return "skipped", failed, False
+        recent = nudge_cooldown_on_github(live, settings, action, _own_marker_key(action))
+        if recent is not None:
+            return "skipped", recent, False
+    except Exception as exc:  # noqa: BLE001
+        return "failed", _reason(exc), is_network_failure(exc)
+    return None
+
+
+def _claim(
+    settings: Settings, action: dict[str, Any], verdict: tuple[str, str, bool] | None, checked_at: datetime
+) -> dict[str, Any] | None:
+    """Under the file lock, briefly: re-read the ledger (another run may have taken or done this
+    step while we checked GitHub), then record the live verdict, or write the pending row
+    (reserving a task for a dispatch). Returns the final outcome when the action will not run."""
+    with ledger.locked(settings.database.path) as con:
         own = ledger.logged(con, action["plan_id"]).get(action["seq"])
         if own is not None and not _retry_failed(own):  # another run of this plan got here first
             reason = own.get("reason") or f"another execute of this plan took step {action['seq']}"
             return _outcome(action, own["status"], reason, own.get("github_url"), own, changed=False)
-        mine = claim_key(action)
-        for other in ledger.pending_elsewhere(con, action):
-            other_action = {**other, "payload": _json(other.get("payload"), {}), "plan_id": other["plan_id"]}
-            if claim_key(other_action) == mine:
-                reason = f"another execute is doing this (plan {other['plan_id']} step {other['seq']})"
-                return _save(con, action, "skipped", reason)
-        try:
-            for condition in action["precondition"]:
-                failed = check(live, action["repo"], condition, settings)
-                if failed is not None:
-                    return _save(con, action, "skipped", failed)
-        except Exception as exc:  # noqa: BLE001
-            return _save(con, action, "failed", _reason(exc))
-        if action["action"] not in PERFORM:
-            return _save(con, action, "failed", f"unknown action {action['action']!r}")
+        refused = _ledger_refusal(con, settings, action, checked_at)
+        if refused is not None:
+            return _save(con, action, "skipped", refused)
+        if verdict is not None:
+            status, reason, unreachable = verdict
+            return _save(con, action, status, reason) | {"unreachable": unreachable}
         if action["cost"] > 0:
             refused = ledger.reserve(con, settings, action, utcnow())
             if refused is not None:
@@ -160,6 +204,26 @@ def _claim(settings: Settings, live: Live, action: dict[str, Any]) -> dict[str, 
         else:
             ledger.save_row(con, action, "pending", utcnow())
     return None
+
+
+def _ledger_refusal(con: Any, settings: Settings, action: dict[str, Any], checked_at: datetime | None) -> str | None:
+    """Why the ledger forbids the action now: another execute is doing the same thing (or, since
+    `checked_at`, has done it), or the PR was nudged within the cooldown."""
+    mine = claim_key(action)
+    for other in ledger.pending_elsewhere(con, action, done_since=checked_at):
+        other_action = {**other, "payload": _json(other.get("payload"), {}), "plan_id": other["plan_id"]}
+        if claim_key(other_action) == mine:
+            doing = "is doing this" if other["status"] == "pending" else "did this meanwhile"
+            return f"another execute {doing} (plan {other['plan_id']} step {other['seq']})"
+    return nudge_cooldown_in_ledger(con, settings, action, utcnow())
+
+
+def _own_marker_key(action: dict[str, Any]) -> str:
+    """The key of this step's own nudge marker (its comment is ours to finish, not a cooldown)."""
+    try:
+        return marker_key(action)
+    except (KeyError, TypeError, ValueError):
+        return ""
 
 
 def _dispatched(live: Live, action: dict[str, Any], settings: Settings) -> bool | None:
@@ -251,20 +315,44 @@ def execute_flow(
     settings = settings or load_settings(config_path)
     logger = get_run_logger()
     plan_id, actions = load_plan(settings, plan_id)
+    stopped = None
     if not apply:
         outcomes = preview(settings, actions, plan_id)
     else:
-        live = connect_github(settings)
-        outcomes = []
-        for action in actions:
-            step = execute_action.with_options(
-                task_run_name=f"{action['seq']} {action['action']} {action['repo']}#{action.get('target')}"
-            )
-            outcomes.append(step(settings, live, action))
+        outcomes, stopped = apply_actions(settings, connect_github(settings), actions)
     summary = summarise(plan_id, apply, outcomes)
+    if stopped is not None:
+        left = len(actions) - sum(1 for r in outcomes if r["status"] in ledger.FINAL and not _retry_failed(r))
+        summary["stopped"] = f"execute stopped: {stopped}; {left} actions left for the next run"
+        logger.warning(summary["stopped"])
     _artifact(summary)
     logger.info("execute %s: %s", plan_id, summary["by_status"])
     return summary
+
+
+def apply_actions(
+    settings: Settings, live: Live, actions: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Each action in order, until the stop rules say no (GitHub unreachable, or the deadline):
+    the actions not reached are left untouched, for the next run. Returns (outcomes, why stopped)."""
+    rules = StopRules(settings)
+    outcomes: list[dict[str, Any]] = []
+    for action in actions:
+        stopped = rules.reason()
+        if live.client.counter.unauthorized:  # a revoked or expired token: no later action can succeed
+            stopped = "GitHub refused the credentials (401)"
+        if stopped is not None:
+            return outcomes, stopped
+        step = execute_action.with_options(
+            task_run_name=f"{action['seq']} {action['action']} {action['repo']}#{action.get('target')}"
+        )
+        answered = live.client.counter.requests  # counts answers only: a refused connection adds none
+        outcome = step(settings, live, action)
+        rules.observe(bool(outcome.pop("unreachable", False)), live.client.counter.requests > answered)
+        outcomes.append(outcome)
+    if live.client.counter.unauthorized:
+        return outcomes, "GitHub refused the credentials (401)"
+    return outcomes, rules.reason() if rules.in_a_row >= rules.limit else None
 
 
 def summarise(plan_id: str, applied: bool, outcomes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from analytics.plan_bounds import Bounds
 from analytics.planning import Member, Plan, PlanInputs, PlanRules, build_plan
 from orchestrator.config import Settings, load_settings, view_settings
 from tasks import store
@@ -24,9 +25,12 @@ PLAN_QUERIES = {
     "repositories": "SELECT repo, default_branch FROM repositories",
     "findings": """SELECT repo, audit_number, finding_index, fingerprint, title, text, severity, type, scope,
                           complexity, labels, implemented_by FROM audit_findings""",
-    "audits": "SELECT repo, number, count_findings, count_parse_warnings FROM audit_issues",
-    "frameworks": """SELECT candidate_id, repo, audit_number, finding_index, type, title, implemented_by
-                     FROM framework_candidates""",
+    # An untrusted "audit" is data: never closed, its findings never filed (README "Trust model").
+    "audits": "SELECT repo, number, count_findings, count_parse_warnings FROM audit_issues WHERE is_trusted",
+    "frameworks": """SELECT c.candidate_id, c.repo, c.audit_number, c.finding_index, c.type, c.title,
+                            f.title AS finding_title, c.implemented_by
+                     FROM framework_candidates c
+                     LEFT JOIN audit_findings f USING (repo, audit_number, finding_index)""",
     "proposals": """SELECT repo, proposal_id, number, theme, proposed_title, phase FROM epic_proposals
                     WHERE proposal_id IS NOT NULL""",
     "epics": """SELECT e.repo, e.epic, e.title, e.branch, e.is_open, e.is_complete, e.is_branch_present, b.behind_by
@@ -35,8 +39,9 @@ PLAN_QUERIES = {
                    FROM epic_children""",
     "ready": "SELECT repo, number, epic, phase, severity, queue_position FROM ready_queue",
     "stuck": """SELECT s.repo, s.number, s.intervention, s.is_stuck, s.count_nudges, s.last_nudged_at, s.base_ref,
-                       list_contains(p.labels, 'needs-human') AS is_escalated
+                       coalesce(h.is_escalated, false) AS is_escalated
                 FROM stuck_prs s JOIN pull_requests p USING (repo, number)
+                LEFT JOIN int_escalations h USING (repo, number)
                 WHERE s.intervention IS NOT NULL""",
     "tiers": "SELECT repo, rank FROM repo_tiers",
     "open_pr_heads": "SELECT repo, number, head_ref, state, merged FROM pull_requests WHERE head_ref LIKE 'epic/%'",
@@ -86,6 +91,7 @@ def plan_rules(settings: Settings) -> PlanRules:
         refill_high=d.refill_high,
         epic_branch_max_behind=d.epic_branch_max_behind,
         nudge_cooldown_hours=d.nudge_cooldown_hours,
+        bounds=Bounds(d.max_new_issues_per_plan, d.max_new_issues_per_audit, d.max_write_actions_per_plan),
     )
 
 
@@ -114,7 +120,7 @@ def read_plan_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, now: da
     local = now.replace(tzinfo=UTC).astimezone(ZoneInfo(settings.team.timezone)).replace(tzinfo=None)
     return PlanInputs(
         now_local=local,
-        now_utc=now,
+        now_utc=store.github_clock(latest, now),  # compared with GitHub's times (nudge cooldown)
         members=members,
         in_flight=int(in_flight),
         recently_planned={(repo, int(number)) for repo, number in recent},

@@ -13,9 +13,10 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from analytics.derived import derive_tables
-from orchestrator.config import Settings, load_settings, view_settings
+from orchestrator.config import ConfigError, Settings, load_settings, view_settings
+from orchestrator.text import clean_text
 from tasks import store
-from tasks.github_client import GitHubClient, RequestCounter, make_github
+from tasks.github_client import GitHubClient, GitHubError, RequestCounter, make_github, worth_retrying
 from tasks.github_read import RepoFetch, RepoSyncState, fetch_repo, fetch_repositories
 
 # Called after each repository is fetched: (repo, repositories done, repositories in all).
@@ -27,10 +28,16 @@ def utcnow() -> datetime:
 
 
 def _client(settings: Settings) -> GitHubClient:
-    return GitHubClient(make_github(settings, settings.token()))
+    return GitHubClient(make_github(settings, settings.token()), token_source=settings.token_source)
 
 
-@task(name="list-repositories", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+@task(
+    name="list-repositories",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=worth_retrying,  # a 401 or a missing repository is reported at once
+    cache_policy=NO_CACHE,
+)
 def list_repositories(settings: Settings) -> tuple[list[dict[str, Any]], RequestCounter]:
     """The configured repositories, resolved to their canonical names."""
     client = _client(settings)
@@ -56,6 +63,7 @@ def read_sync_states(settings: Settings, repos: list[dict[str, Any]], full: bool
     task_run_name="fetch {state.repo}",
     retries=2,
     retry_delay_seconds=[2, 10],
+    retry_condition_fn=worth_retrying,
     cache_policy=NO_CACHE,
 )
 def fetch_repository(
@@ -74,14 +82,35 @@ def write_snapshot(
     repos: list[dict[str, Any]],
     fetches: list[RepoFetch],
     figures: dict[str, Any],
+    identity: dict[str, str] | None = None,
 ) -> int:
     """All versions of this snapshot, the findings derived from it and its `complete` mark, in one transaction."""
     derive = partial(derive_tables, overrides=settings.classification)
+    values = {**view_settings(settings), **(identity or {})}
     with store.writer(settings.database.path) as con:
         return store.save_snapshot(
-            con, run_id, at, repos, fetches, settings.github.since_margin_minutes, derive, view_settings(settings),
-            figures,
+            con, run_id, at, repos, fetches, settings.github.since_margin_minutes, derive, values, figures,
         )  # fmt: skip
+
+
+# No task retries: PyGithub's retry covers 5xx and rate limits, and a token GitHub will not name
+# (an App's) must fail at once with the fix, not after a retry.
+@task(name="who-am-i", cache_policy=NO_CACHE)
+def own_identity(settings: Settings) -> tuple[dict[str, str], RequestCounter]:
+    """The orchestrator's own login (`token_login`): only its issues and comments carry markers that
+    count (README "Trust model"). `github.login` when set (view_settings has it), else GET /user."""
+    client = _client(settings)
+    if settings.github.login:
+        return {}, client.counter
+    try:
+        return {"token_login": str(client.get("/user").data["login"])}, client.counter
+    except GitHubError as exc:
+        if exc.status in (403, 404):  # an App's installation token cannot read /user
+            raise ConfigError(
+                "github.login: GitHub does not say who this token is (GET /user answered "
+                f"{exc.status}); set github.login to the orchestrator's login, e.g. an App's name[bot]"
+            ) from None
+        raise
 
 
 @flow(name="snapshot", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
@@ -103,12 +132,16 @@ def run_snapshot(settings: Settings, full: bool = False, progress: Progress | No
     with store.writer(settings.database.path) as con:
         run_id = store.start_snapshot_run(con, started)
     counter = RequestCounter()
+    github_started: datetime | None = None
     try:
         repos, listed = list_repositories(settings)
         counter.add(listed)
+        github_started = github_start(listed, logger)
+        identity, asked = own_identity(settings)  # trust: whose markers count
+        counter.add(asked)
         names = [repo["repo"] for repo in repos]
         states = read_sync_states(settings, repos, full)
-        runner_futures = fetch_repository.map(unmapped(settings), states, fetched_at=unmapped(started))
+        runner_futures = fetch_repository.map(unmapped(settings), states, fetched_at=unmapped(github_started))
         fetches = []
         for done, future in enumerate(as_completed(runner_futures), 1):
             fetch, used = future.result()
@@ -126,12 +159,13 @@ def run_snapshot(settings: Settings, full: bool = False, progress: Progress | No
             "rate_limit_remaining": counter.rate_remaining,
             "rate_limit_limit": counter.rate_limit,
         }
-        added = write_snapshot(settings, run_id, started, repos, fetches, summary)
+        figures = {**summary, "github_started_at": github_started}
+        added = write_snapshot(settings, run_id, github_started, repos, fetches, figures, identity)
     except BaseException as exc:
         with store.writer(settings.database.path) as con:
             store.finish_snapshot_run(
                 con, run_id, "failed", requests=counter.requests, requests_not_modified=counter.not_modified,
-                rate_limit_remaining=counter.rate_remaining, error=_short(exc),
+                rate_limit_remaining=counter.rate_remaining, error=_short(exc), github_started_at=github_started,
             )  # fmt: skip
         raise
     summary["versions_added"] = added
@@ -142,10 +176,22 @@ def run_snapshot(settings: Settings, full: bool = False, progress: Progress | No
     return summary
 
 
+def github_start(listed: RequestCounter, logger: Any) -> datetime:
+    """GitHub's clock when listing began: the `Date` of the repository listing, answered before any
+    repository's items are listed. It is the next `since` watermark's base, so it must never come from
+    the host, whose clock may disagree with GitHub's by more than `since_margin_minutes`."""
+    if listed.github_date is not None:
+        return listed.github_date
+    # No `Date` header: the newest `updated_at` seen is still GitHub's clock (earlier, so safe);
+    # the host's clock only when the server said nothing at all.
+    logger.warning("GitHub sent no Date header: the snapshot's start comes from the %s", listed.clock_source)
+    return listed.github_now()
+
+
 def _short(exc: BaseException) -> str:
     """One line for the run's error column (never holds the token: nothing we raise carries it)."""
     text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-    return f"{exc.__class__.__name__}: {text}"[:500]
+    return clean_text(f"{exc.__class__.__name__}: {text}"[:500])  # a server's message may hold anything
 
 
 def snapshot(settings: Settings, full: bool = False, progress: Progress | None = None) -> dict[str, Any]:

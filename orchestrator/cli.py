@@ -20,6 +20,12 @@ if os.environ.get("ORCHESTRATOR_DEBUG") or "--verbose" in sys.argv or "serve" in
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 
+# Prefect's temporary server (started when no PREFECT_API_URL is set) ends with this command,
+# even one killed outright: a cron timeout or `kill -9` must not leave ~190 MB behind.
+from orchestrator.lifetime import bind_prefect_servers  # noqa: E402
+
+bind_prefect_servers()
+
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
 
@@ -37,17 +43,23 @@ def snapshot(full: Annotated[bool, typer.Option(help="list everything, not just 
 
     Example: orchestrator --config orchestrator.toml snapshot
     """
+    from orchestrator.preflight import preflight
+
+    configured = settings()
+    preflight(configured)  # a refused token or an unwritable database: said in seconds, before Prefect starts
+
     from rich.progress import Progress
 
     from flows.snapshot import snapshot as run
+    from orchestrator.text import markup_safe
 
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("snapshot", total=None)
 
         def advance(repo: str, done: int, total: int) -> None:
-            bar.update(task, total=total, completed=done, description=f"snapshot {repo}")
+            bar.update(task, total=total, completed=done, description=f"snapshot {markup_safe(repo)}")
 
-        summary = run(settings(), full=full, progress=advance)
+        summary = run(configured, full=full, progress=advance)
     console.print(
         f"snapshot {summary['run_id']}: {len(summary['repos'])} repos, {summary['requests']} requests "
         f"({summary['requests_not_modified']} not modified), {summary['versions_added']} versions added, "
@@ -68,6 +80,7 @@ def sql(
     """
     import duckdb
 
+    from orchestrator.text import json_safe, printable
     from tasks import store
 
     with store.reader(db_path()) as con:
@@ -79,9 +92,12 @@ def sql(
         except duckdb.Error as exc:
             fail(f"query failed: {str(exc).splitlines()[0]}", 1)
     if as_json:
-        sys.stdout.write(frame.to_json(orient="records", date_format="iso", force_ascii=False) + "\n")
+        # JSON keeps every character, escaped (C0 by pandas, DEL and C1 by json_safe): data stays exact.
+        sys.stdout.write(json_safe(frame.to_json(orient="records", date_format="iso", force_ascii=False)) + "\n")
     elif as_csv:
-        sys.stdout.write(frame.to_csv(index=False))
+        # CSV cannot escape a control character, so they are dropped, escape sequences whole.
+        text_only = frame.map(lambda v: printable(v) if isinstance(v, str) else v).rename(columns=printable)
+        sys.stdout.write(text_only.to_csv(index=False))
     else:
         print_frame(frame)
 

@@ -14,8 +14,11 @@ import requests
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.config import ConfigError, Settings, load_settings
+from orchestrator.preflight import no_new_database_left_on_failure
+from orchestrator.text import data_text, printable
 
 app = typer.Typer(
     help="Run an organisation's AI coding agents across its GitHub repositories, on the record.",
@@ -23,8 +26,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+# Data is printed as `Text` (see orchestrator/text.py), never as markup; no `:emoji:` codes either.
+console = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 class State:
@@ -50,7 +54,12 @@ def main(
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One line on stderr and exit; the message is plain text, whatever it holds."""
+    try:
+        line = Text.assemble(("error:", "bold red"), " ", printable(message))
+        err.print(line, highlight=False, soft_wrap=True)
+    except Exception:  # noqa: BLE001 - the error line itself must never become a traceback
+        typer.echo(f"error: {printable(message).encode('ascii', 'replace').decode()}", err=True)
     raise typer.Exit(code)
 
 
@@ -62,7 +71,8 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
         from tasks.github_client import GitHubError
 
         try:
-            return command(*args, **kwargs)
+            with no_new_database_left_on_failure(_database_if_known()):
+                return command(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
         except ConfigError as exc:
@@ -81,6 +91,14 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             fail(f"{exc.__class__.__name__}: {text} (set ORCHESTRATOR_DEBUG=1 for details)", 1)
 
     return wrapper
+
+
+def _database_if_known() -> str | None:
+    """The database a command may create, when known (a bad configuration is the command's to report)."""
+    try:
+        return state.db or settings().database.path
+    except ConfigError:
+        return None
 
 
 def settings() -> Settings:
@@ -103,12 +121,12 @@ def db_path() -> str:
 
 
 def print_frame(frame: Any, title: str | None = None) -> None:
-    """A pandas frame as a Rich table."""
-    table = Table(title=title, show_lines=False)
+    """A pandas frame as a Rich table; every header and cell is data (no markup, no escape codes)."""
+    table = Table(title=data_text(title) if title else None, show_lines=False)
     for column in frame.columns:
-        table.add_column(str(column), overflow="fold")
+        table.add_column(data_text(column), overflow="fold")
     for row in frame.itertuples(index=False):
-        table.add_row(*("" if value is None else str(value) for value in row))
+        table.add_row(*(data_text(value) for value in row))
     console.print(table)
 
 

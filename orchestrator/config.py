@@ -6,7 +6,6 @@ print it and exit 2 instead of showing a traceback.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -36,6 +35,36 @@ class ConfigError(Exception):
     """A configuration problem, already phrased for the user in one line."""
 
 
+# ── the sandbox this process started ──────────────────────────────────────────
+# A missing token is an error, except against a GitHub sandbox this process (or the process
+# that started it: `orchestrator demo`, the test suite) started itself: the sandbox registers
+# its URL here, in the environment so that child processes see it too.
+SANDBOX_URL_ENV = "ORCHESTRATOR_SANDBOX_URL"
+
+
+def _own_sandboxes() -> list[str]:
+    return os.environ.get(SANDBOX_URL_ENV, "").split()
+
+
+def register_sandbox(url: str) -> None:
+    """Called by the sandbox when it starts: a missing token means its token for this URL."""
+    urls = _own_sandboxes()
+    if url.rstrip("/") not in urls:
+        os.environ[SANDBOX_URL_ENV] = " ".join([*urls, url.rstrip("/")])
+
+
+def unregister_sandbox(url: str) -> None:
+    urls = [u for u in _own_sandboxes() if u != url.rstrip("/")]
+    if urls:
+        os.environ[SANDBOX_URL_ENV] = " ".join(urls)
+    else:
+        os.environ.pop(SANDBOX_URL_ENV, None)
+
+
+def is_own_sandbox(api_url: str) -> bool:
+    return api_url.rstrip("/") in _own_sandboxes()
+
+
 class _Section(BaseModel):
     # Unknown keys are mistakes (a typo silently ignored is a budget overrun later).
     model_config = ConfigDict(extra="forbid")
@@ -54,6 +83,25 @@ class GitHubSettings(_Section):
     since_margin_minutes: int = Field(10, ge=0, description="overlap for incremental refreshes (clock skew)")
     full_refresh_every: int = Field(
         24, ge=1, description="every Nth snapshot of a repo is a full one, to notice deleted or moved items"
+    )
+    # execute gives up early rather than grinding through a plan while GitHub is down.
+    stop_after_failures: int = Field(
+        3, ge=1, description="execute stops after this many actions in a row fail to reach GitHub"
+    )
+    execute_deadline_minutes: float = Field(
+        30.0, gt=0, description="execute starts no new action after this long; the rest wait for the next run"
+    )
+    # The trust model: only trusted people's issues and comments are instructions (audits, epics,
+    # `Parent:` links, `needs-human`); everyone else's are data. Markers count only from `login`.
+    trusted_authors: list[str] = Field(
+        default_factory=list, description="logins trusted besides the team (e.g. the auditor's account)"
+    )
+    trusted_associations: list[str] = Field(
+        default_factory=lambda: ["OWNER", "MEMBER", "COLLABORATOR"],
+        description="author_association values whose authors are trusted",
+    )
+    login: str | None = Field(
+        None, min_length=1, description="the orchestrator's own login (an App's `name[bot]`); default: GET /user"
     )
 
     @field_validator("api_url")
@@ -74,16 +122,15 @@ class GitHubSettings(_Section):
                 raise ValueError(f"bad repository name {name!r} (use 'name' or 'owner/name')")
         return [name.split("/")[-1] for name in value]
 
-    @property
-    def is_loopback(self) -> bool:
-        """True when the API is on this machine (the sandbox, or a test server)."""
-        host = urlparse(self.api_url).hostname or ""
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+    @field_validator("trusted_associations")
+    @classmethod
+    def _associations(cls, value: list[str]) -> list[str]:
+        known = {"OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "NONE"}
+        upper = [name.strip().upper() for name in value]
+        unknown = [name for name in upper if name not in known]
+        if unknown:
+            raise ValueError(f"unknown author_association {unknown[0]!r} (one of {', '.join(sorted(known))})")
+        return upper
 
 
 class DatabaseSettings(_Section):
@@ -147,6 +194,17 @@ class DispatchSettings(_Section):
     refill_low: float = Field(2.0, ge=0, description="ready queue below this many days of dispatch: refill")
     refill_high: float = Field(3.0, ge=0, description="refill until this many days of dispatch are ready")
     epic_branch_max_behind: int = Field(20, ge=1, description="commits behind the default branch before a sync")
+    max_new_issues_per_plan: int = Field(
+        50, ge=0, description="most issues one plan creates (findings, frameworks, epics); 0 pauses Stage 1/2"
+    )
+    max_new_issues_per_audit: int = Field(
+        20, ge=1,
+        description="most implementation issues one plan files from one audit: about a day's dispatch at the "
+        "top of the default range, so one huge audit cannot crowd out the others; the rest come next plan",
+    )  # fmt: skip
+    max_write_actions_per_plan: int = Field(
+        200, ge=1, description="most write actions (of every kind, dispatches included) in one plan"
+    )
     plans_dir: str = Field("plans", description="where each plan is also written as JSON")
 
     @property
@@ -259,12 +317,21 @@ class Settings(_Section):
         token = os.environ.get(self.github.token_env, "").strip()
         if token:
             return token
-        if self.github.is_loopback:
+        if is_own_sandbox(self.github.api_url):
             return SANDBOX_TOKEN
+        # Not even for a loopback URL: a tunnel or proxy to a real GitHub must not get a made-up token.
         raise ConfigError(
             f"github.token_env: environment variable {self.github.token_env} is not set "
-            "(export a token with repo scope, or set github.token_block)"
+            "(export a token with repo scope, or set github.token_block; for `orchestrator sandbox`: "
+            f"{self.github.token_env}={SANDBOX_TOKEN})"
         )
+
+    @property
+    def token_source(self) -> str:
+        """Where the token comes from, for error messages (never the token itself)."""
+        if self.github.token_block:
+            return f"the Prefect Secret block {self.github.token_block!r}"
+        return self.github.token_env
 
     def full_name(self, repo: str) -> str:
         return repo if "/" in repo else f"{self.github.org}/{repo}"
@@ -326,4 +393,24 @@ def view_settings(settings: Settings) -> dict[str, Any]:
         "max_repo_share": settings.dispatch.max_repo_share,
         "timezone": settings.team.timezone,
         "epic_branch_max_behind": settings.dispatch.epic_branch_max_behind,
+        "trusted_logins": ",".join(sorted(trusted_logins(settings))),
+        "trusted_associations": ",".join(settings.github.trusted_associations),
+        # The own identity when configured; otherwise the snapshot (GET /user) writes `token_login`.
+        **({"token_login": settings.github.login} if settings.github.login else {}),
     }
+
+
+def trusted_logins(settings: Settings) -> set[str]:
+    """Lower-cased logins trusted by name: the team and `github.trusted_authors` (the own login aside)."""
+    names = [m.login for m in settings.team.members] + list(settings.github.trusted_authors)
+    return {name.strip().lower() for name in names if name.strip()}
+
+
+def is_trusted_author(settings: Settings, login: str | None, association: str | None, own_login: str) -> bool:
+    """Whether an issue or comment by `login` (with GitHub's `author_association`) may instruct us."""
+    who = (login or "").lower()
+    if not who:
+        return False
+    if who == own_login.lower() or who in trusted_logins(settings):
+        return True
+    return (association or "").upper() in settings.github.trusted_associations

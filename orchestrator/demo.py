@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.config import Settings
+from orchestrator.text import data_text
 from tasks import store
 
 DEMO_ORG = "dappcore"
@@ -69,7 +70,7 @@ def print_repo_table(db: Path, console: Console) -> None:
     for column in frame.columns:
         table.add_column(column.replace("_", " "), justify="left" if column == "repo" else "right", no_wrap=True)
     for row in frame.itertuples(index=False):
-        table.add_row(*(str(value) for value in row))
+        table.add_row(*(data_text(value) for value in row))  # repository names are GitHub's text
     totals = frame.drop(columns="repo").sum()
     table.add_row("[bold]total[/]", *(f"[bold]{int(v)}[/]" for v in totals))
     console.print(table)
@@ -128,7 +129,7 @@ def run_demo(db: Path, console: Console) -> None:
     console.print(f"budget: {budget['used']} of {budget['pool']} tasks used today, {budget['remaining']} left")
     print_repo_table(db, console)
     if report:
-        console.print(f"report: {report}")
+        console.print(data_text(f"report: {report}"))
     console.print(
         f"done in {time.monotonic() - began:.0f} s. Query it: "
         f'orchestrator --db {db} sql "SELECT * FROM phase_readiness"'

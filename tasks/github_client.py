@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import github
 from github import Auth, Github, GithubException
 
-from orchestrator.config import Settings
+from orchestrator.config import ConfigError, Settings
+from orchestrator.text import clean_text
 
 _LINK = re.compile(r'<([^>]+)>;\s*rel="([^"]+)"')
 
@@ -39,30 +43,111 @@ class Page:
         return self.status == 304
 
 
+def utcnow() -> datetime:
+    """The host's clock, naive UTC (the last resort when GitHub never said what time it is)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP `Date` header (RFC 7231, `Tue, 01 Dec 2026 15:48:24 GMT`) as naive UTC; None if unusable."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _header(headers: dict[str, Any], name: str) -> Any:
+    """PyGithub lower-cases response header names, but not every path does: look up both."""
+    return headers.get(name.lower(), headers.get(name.title()))
+
+
+def _newest_updated_at(data: Any) -> str | None:
+    """The newest `updated_at` of an item or a list of items (ISO strings compare as times)."""
+    items = data if isinstance(data, list) else [data]
+    stamps = [item.get("updated_at") for item in items if isinstance(item, dict)]
+    return max((stamp for stamp in stamps if isinstance(stamp, str)), default=None)
+
+
 @dataclass
 class RequestCounter:
-    """Requests made through one client, and the rate limit last seen (thread-safe)."""
+    """Requests made through one client, the rate limit and GitHub's clock last seen (thread-safe).
+
+    GitHub's clock is the `Date` header of the latest answer (200, 304 or an error) with the
+    monotonic time it arrived, so `github_now()` never depends on the host's wall clock.
+    """
 
     requests: int = 0
     not_modified: int = 0
     rate_remaining: int | None = None
     rate_limit: int | None = None
+    github_date: datetime | None = None  # `Date` of the latest answer that had one (naive UTC)
+    github_date_seen: float | None = None  # time.monotonic() when it arrived
+    newest_updated_at: datetime | None = None  # newest `updated_at` in any payload (fallback clock)
+    unauthorized: int = 0  # 401 answers: the credentials stopped working (execute stops at once)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def record(self, status: int, headers: dict[str, Any]) -> None:
+    def record(self, status: int, headers: dict[str, Any], data: Any = None) -> None:
+        date = parse_http_date(_header(headers, "Date"))
+        updated = _newest_updated_at(data) if data is not None else None
         with self._lock:
+            if date is not None:
+                self.github_date, self.github_date_seen = date, time.monotonic()
+            if updated is not None:
+                self._see_updated_at(updated)
             self.requests += 1
             self.not_modified += status == 304
+            self.unauthorized += status == 401
             remaining = headers.get("x-ratelimit-remaining")
             if remaining is not None and str(remaining).isdigit():
                 self.rate_remaining = int(remaining)
                 limit = headers.get("x-ratelimit-limit")
                 self.rate_limit = int(limit) if limit and str(limit).isdigit() else self.rate_limit
 
+    def _see_updated_at(self, value: str) -> None:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+        except ValueError:
+            return
+        if self.newest_updated_at is None or parsed > self.newest_updated_at:
+            self.newest_updated_at = parsed
+
+    def github_now(self) -> datetime:
+        """GitHub's clock now (naive UTC, whole seconds): the latest `Date` plus the time since it came.
+
+        Without any `Date` seen: the newest `updated_at` seen (a lower bound of GitHub's time), and
+        without that the host's clock, the only case where the host's clock is used.
+        """
+        with self._lock:
+            date, seen, updated = self.github_date, self.github_date_seen, self.newest_updated_at
+        if date is not None and seen is not None:
+            return date + timedelta(seconds=int(time.monotonic() - seen))
+        return updated if updated is not None else utcnow()
+
+    @property
+    def clock_source(self) -> str:
+        """Where `github_now()` comes from: `date`, `updated_at` or `host`."""
+        if self.github_date is not None:
+            return "date"
+        return "updated_at" if self.newest_updated_at is not None else "host"
+
     def add(self, other: RequestCounter) -> None:
         with self._lock:
             self.requests += other.requests
             self.not_modified += other.not_modified
+            self.unauthorized += other.unauthorized
+            if other.github_date_seen is not None and (
+                self.github_date_seen is None or other.github_date_seen > self.github_date_seen
+            ):
+                self.github_date, self.github_date_seen = other.github_date, other.github_date_seen
+            if other.newest_updated_at is not None and (
+                self.newest_updated_at is None or other.newest_updated_at > self.newest_updated_at
+            ):
+                self.newest_updated_at = other.newest_updated_at
             if other.rate_remaining is not None:
                 self.rate_remaining = (
                     other.rate_remaining
@@ -76,9 +161,57 @@ class GitHubError(Exception):
     """A GitHub answer we cannot use, phrased without the token."""
 
     def __init__(self, status: int, message: str, url: str):
-        super().__init__(f"GitHub answered {status} for {url}: {message}")
+        # GitHub's message is a stranger's text (it may quote an issue): clean it before it reaches the ledger.
+        super().__init__(f"GitHub answered {status} for {clean_text(url)}: {clean_text(str(message))[:300]}")
         self.status = status
         self.url = url
+
+
+class ListingCutShort(GitHubError):
+    """A paginated listing that ended before the last page its first answer announced."""
+
+    def __init__(self, read: int, promised: int, url: str):
+        Exception.__init__(self, f"GitHub's listing of {url} ended after {read} of the {promised} pages it announced")
+        self.status = 0
+        self.url = url
+
+
+class CredentialsRefused(GitHubError, ConfigError):
+    """GitHub refused the token (401): a setup problem, so reported at once, never retried, exit 2."""
+
+    def __init__(self, message: str, verb: str, url: str, token_source: str):
+        # GitHub's message is untrusted text: only a short plain phrase ("Bad credentials") is repeated.
+        said = message if re.fullmatch(r"[A-Za-z ,.'-]{1,60}", message or "") else "refused"
+        Exception.__init__(
+            self, f"GitHub refused the credentials (401 {said}) for {verb} {url}: check {token_source}"
+        )
+        self.status = 401
+        self.url = url
+
+
+# Answers that waiting will not change: a task that got one fails at once instead of retrying.
+NOT_WORTH_RETRYING = frozenset({400, 401, 404, 410, 422})
+
+
+def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect's `retry_condition_fn` for network tasks: retry what time may fix (5xx, rate limits,
+    dropped connections), never a refused token, a missing repository or a configuration error."""
+    exc = state.data
+    if isinstance(exc, ConfigError):
+        return False
+    return not (isinstance(exc, GitHubError) and exc.status in NOT_WORTH_RETRYING)
+
+
+def check_credentials(settings: Settings, token: str) -> None:
+    """One request before a command starts its flow (and Prefect's ~15 s start-up): a refused token is
+    reported in seconds. `/rate_limit` is free; any answer but a 401 is left to the flow to handle."""
+    gh = Github(base_url=settings.github.api_url, auth=Auth.Token(token), timeout=min(settings.github.timeout, 10))
+    try:
+        GitHubClient(gh, token_source=settings.token_source).get("/rate_limit")
+    except CredentialsRefused:
+        raise
+    except Exception:  # noqa: BLE001, S110 - a network or server problem is the flow's to retry and report
+        pass
 
 
 def make_github(settings: Settings, token: str, retry: github.GithubRetry | None = None) -> Github:
@@ -100,9 +233,10 @@ def make_github(settings: Settings, token: str, retry: github.GithubRetry | None
 class GitHubClient:
     """Counted GET/POST/PATCH through PyGithub's requester."""
 
-    def __init__(self, gh: Github, counter: RequestCounter | None = None):
+    def __init__(self, gh: Github, counter: RequestCounter | None = None, token_source: str = "the token"):
         self.gh = gh
         self.counter = counter or RequestCounter()
+        self.token_source = token_source  # named in a 401's message (e.g. GITHUB_TOKEN)
 
     def request(
         self,
@@ -120,21 +254,41 @@ class GitHubClient:
         except GithubException as exc:
             self.counter.record(exc.status, dict(exc.headers or {}))
             message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)
+            if exc.status == 401:
+                raise CredentialsRefused(message, verb, _path(url), self.token_source) from None
             raise GitHubError(exc.status, message or "error", _path(url)) from None
         status = 304 if data is None and verb == "GET" and etag else 200
-        self.counter.record(status, response_headers)
+        self.counter.record(status, response_headers, data)
         return Page(status, data, response_headers.get("etag"), parse_link_header(response_headers.get("link")))
+
+    def github_now(self) -> datetime:
+        """GitHub's clock now (see `RequestCounter.github_now`); compare GitHub timestamps with this."""
+        return self.counter.github_now()
 
     def get(self, url: str, params: dict[str, Any] | None = None, etag: str | None = None) -> Page:
         return self.request("GET", url, params, etag=etag)
 
     def pages(self, url: str, params: dict[str, Any] | None = None, etag: str | None = None) -> Iterator[Page]:
-        """Follow `Link: rel="next"` from the first page; a 304 first page ends at once."""
+        """Follow `Link: rel="next"` from the first page; a 304 first page ends at once.
+
+        A chain that ends before the page the first answer called `last` is an error, never a
+        short listing taken as whole (the snapshot would be marked complete while missing items).
+        """
         page = self.get(url, params, etag)
         yield page
+        promised, read = _page_number(page.links.get("last")), 1
         while not page.not_modified and "next" in page.links:
             page = self.get(page.links["next"])
+            read += 1
             yield page
+        if promised is not None and read < promised:
+            raise ListingCutShort(read, promised, _path(url))
+
+
+def _page_number(url: str | None) -> int | None:
+    """The `page` parameter of a Link URL (None when absent)."""
+    match = re.search(r"[?&]page=(\d+)", url or "")
+    return int(match.group(1)) if match else None
 
 
 def _path(url: str) -> str:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from orchestrator.config import ConfigError
+from orchestrator.text import clean_json, clean_text
 from tasks.github_client import GitHubClient, GitHubError
 
 EPIC_CHECKLIST = re.compile(r"^\s*[-*]\s+\[[ xX]\]\s+", re.MULTILINE)
@@ -47,6 +49,15 @@ def _label_names(labels: list[Any] | None) -> list[str]:
     return [label["name"] if isinstance(label, dict) else str(label) for label in labels or []]
 
 
+def clean_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Every string of a row (and of its lists) made storable: GitHub text is untrusted, and one
+    lone surrogate or NUL in a title must not fail the snapshot (see orchestrator/text.py)."""
+    return {
+        key: [clean_text(item) for item in value] if isinstance(value, list) else clean_text(value)
+        for key, value in row.items()
+    }
+
+
 def content_hash(row: dict[str, Any], ignore: tuple[str, ...] = ()) -> str:
     """A stable digest of a row's values, so an unchanged item adds no history row."""
     payload = {key: value for key, value in sorted(row.items()) if key not in ignore}
@@ -59,7 +70,7 @@ def content_hash(row: dict[str, Any], ignore: tuple[str, ...] = ()) -> str:
 def issue_row(repo: str, raw: dict[str, Any]) -> dict[str, Any]:
     """One issue (or the issue half of a PR) from a list payload."""
     milestone = raw.get("milestone")
-    return {
+    row = {
         "repo": repo,
         "number": int(raw["number"]),
         "id": raw.get("id"),
@@ -79,6 +90,7 @@ def issue_row(repo: str, raw: dict[str, Any]) -> dict[str, Any]:
         "closed_at": parse_time(raw.get("closed_at")),
         "html_url": raw.get("html_url"),
     }
+    return clean_row(row)
 
 
 PR_DETAIL_COLUMNS = (
@@ -168,6 +180,7 @@ def apply_pull_detail(
     """Fill a PR row's detail columns from the pull, its checks and its reviews."""
     state, total, failing = ci_state(check_runs, status)
     decision, approvals, blocking = review_summary(reviews)
+    pull = clean_json(pull)
     head, base = pull.get("head") or {}, pull.get("base") or {}
     row.update(
         merged=bool(pull.get("merged")) or row["merged"],
@@ -183,7 +196,7 @@ def apply_pull_detail(
         checks_failing=failing,
         review_decision=decision,
         approvals=approvals,
-        changes_requested_by=blocking,
+        changes_requested_by=[clean_text(login) for login in blocking],
         # GitHub's REST API does not say whether a review thread is resolved (GraphQL does).
         unresolved_threads=None,
         review_comments=pull.get("review_comments"),
@@ -199,22 +212,24 @@ def apply_pull_detail(
 def comment_row(repo: str, raw: dict[str, Any]) -> dict[str, Any]:
     issue_url = raw.get("issue_url") or ""
     number = issue_url.rstrip("/").rsplit("/", 1)[-1]
-    return {
+    row = {
         "repo": repo,
         "number": int(number) if number.isdigit() else None,
         "id": int(raw["id"]),
         "author": _login(raw.get("user")),
+        "author_association": raw.get("author_association"),
         "body": raw.get("body"),
         "created_at": parse_time(raw.get("created_at")),
         "updated_at": parse_time(raw.get("updated_at")),
         "html_url": raw.get("html_url"),
     }
+    return clean_row(row)
 
 
 def event_row(repo: str, raw: dict[str, Any]) -> dict[str, Any]:
     issue = raw.get("issue") or {}
     label = raw.get("label")
-    return {
+    row = {
         "repo": repo,
         "number": issue.get("number"),
         "id": int(raw["id"]),
@@ -226,10 +241,11 @@ def event_row(repo: str, raw: dict[str, Any]) -> dict[str, Any]:
         "created_at": parse_time(raw.get("created_at")),
         "is_pull_request": bool(issue.get("pull_request")),
     }
+    return clean_row(row)
 
 
 def repository_row(raw: dict[str, Any]) -> dict[str, Any]:
-    return {
+    row = {
         "repo": raw["full_name"],
         "id": raw.get("id"),
         "name": raw.get("name"),
@@ -241,6 +257,7 @@ def repository_row(raw: dict[str, Any]) -> dict[str, Any]:
         "pushed_at": parse_time(raw.get("pushed_at")),
         "html_url": raw.get("html_url"),
     }
+    return clean_row(row)
 
 
 # ── fetching ──────────────────────────────────────────────────────────────────
@@ -263,7 +280,7 @@ def fetch_repositories(client: GitHubClient, org: str, names: list[str]) -> list
                 raise
     else:  # neither an organisation nor a user: named repositories may still be asked for one by one
         if "*" in names:
-            raise GitHubError(404, f"no organisation or user named {org!r}", f"/orgs/{org}/repos")
+            raise ConfigError(f"github.org: no organisation or user named {org!r} (404)")
     if "*" in names:
         return sorted((repository_row(raw) for raw in listing), key=lambda r: r["repo"])
     by_name = {raw["name"].lower(): raw for raw in listing}
@@ -271,9 +288,19 @@ def fetch_repositories(client: GitHubClient, org: str, names: list[str]) -> list
     for name in names:
         raw = by_name.get(name.lower())
         if raw is None:
-            raw = client.get(f"/repos/{org}/{name}").data  # 404 here is a config error
+            raw = _configured_repository(client, org, name)
         rows.append(repository_row(raw))
     return rows
+
+
+def _configured_repository(client: GitHubClient, org: str, name: str) -> dict[str, Any]:
+    """A configured repository asked for by name; one that does not exist is a configuration error."""
+    try:
+        return client.get(f"/repos/{org}/{name}").data
+    except GitHubError as exc:
+        if exc.status in (404, 410):
+            raise ConfigError(f"github.repos: {org}/{name} not found ({exc.status})") from None
+        raise
 
 
 @dataclass
@@ -465,9 +492,10 @@ def cached_get(client: GitHubClient, state: RepoSyncState, out: RepoFetch, url: 
     if page.not_modified:
         out.etags[key], out.cached[key] = state.etags[key], state.cached[key]
         return state.cached[key]
+    data = clean_json(page.data)  # stored in http_cache, which cannot hold a lone surrogate
     if page.etag:
-        out.etags[key], out.cached[key] = page.etag, page.data
-    return page.data
+        out.etags[key], out.cached[key] = page.etag, data
+    return data
 
 
 def fetch_open_pull_details(client: GitHubClient, state: RepoSyncState, out: RepoFetch, fetched_at: datetime) -> None:

@@ -19,7 +19,7 @@ import github
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from orchestrator.config import Settings
+from orchestrator.config import Settings, is_trusted_author
 from orchestrator.sanitize import has_marker, marker, sanitize, with_marker
 from tasks.github_client import GitHubClient, GitHubError, make_github
 from tasks.github_read import ci_state, review_summary
@@ -69,7 +69,7 @@ def make_writer(settings: Settings, token: str) -> GitHubClient:
         allowed_methods={"GET", "HEAD", "PUT", "DELETE", "POST", "PATCH"},
     )
     gh = make_github(settings, token, retry)
-    return GitHubClient(gh)
+    return GitHubClient(gh, token_source=settings.token_source)
 
 
 class ActionFailed(Exception):
@@ -129,10 +129,17 @@ class Live:
     def comments(self, repo: str, number: int | str) -> list[dict[str, Any]]:
         return self.all_pages(f"/repos/{repo}/issues/{int(number)}/comments")
 
+    def is_mine(self, item: dict[str, Any]) -> bool:
+        """Written by the orchestrator's own identity: only then does a marker in it count, since
+        anyone who can comment can type one (README "Trust model")."""
+        return ((item.get("user") or {}).get("login") or "").lower() == self.me().lower()
+
     def our_issues(self, repo: str) -> list[dict[str, Any]]:
-        """Issues and PRs the token's user created (only those can carry our markers), any state."""
+        """Issues and PRs the token's user created (only those can carry our markers), any state.
+        Checked again by author: a server that ignores `creator` must not let a forged marker in."""
         if repo not in self._ours:
-            self._ours[repo] = self.all_pages(f"/repos/{repo}/issues", {"state": "all", "creator": self.me()})
+            items = self.all_pages(f"/repos/{repo}/issues", {"state": "all", "creator": self.me()})
+            self._ours[repo] = [item for item in items if self.is_mine(item)]
         return self._ours[repo]
 
     def remember(self, repo: str, item: dict[str, Any]) -> None:
@@ -143,7 +150,11 @@ class Live:
         return next((i for i in self.our_issues(repo) if has_marker(i.get("body"), kind, key)), None)
 
     def find_comment(self, repo: str, number: int | str, kind: str, key: str) -> dict[str, Any] | None:
-        return next((c for c in self.comments(repo, number) if has_marker(c.get("body"), kind, key)), None)
+        """Our comment on #number carrying the marker (a forged one by anyone else is ignored)."""
+        return next(
+            (c for c in self.comments(repo, number) if self.is_mine(c) and has_marker(c.get("body"), kind, key)),
+            None,
+        )
 
     def pulls(self, repo: str, state: str = "open", head: str | None = None) -> list[dict[str, Any]]:
         params = {"state": state, **({"head": f"{repo.split('/')[0]}:{head}"} if head else {})}
@@ -254,8 +265,9 @@ def _still_stuck(live: Live, repo: str, number: int, reason: str, settings: Sett
     elif reason == "changes_requested":
         stuck = live.changes_requested(repo, number)
     elif reason == "stale":
-        updated = datetime.fromisoformat(pr["updated_at"].replace("Z", "+00:00"))
-        stuck = datetime.now(UTC) - updated >= timedelta(days=settings.dispatch.stale_pr_days)
+        updated = datetime.fromisoformat(pr["updated_at"].replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+        # GitHub's clock (its Date header), not the host's: the two may disagree by days
+        stuck = live.client.github_now() - updated >= timedelta(days=settings.dispatch.stale_pr_days)
     else:
         raise ActionFailed(f"unknown stuck reason {reason!r}")
     return None if stuck else f"PR #{number} is no longer {reason.replace('_', ' ')}"
@@ -412,10 +424,19 @@ def do_link_child(live: Live, action: dict[str, Any], settings: Settings) -> str
     repo, number, payload = action["repo"], action["target"], action["payload"]
     epic = int(payload["epic"])
     plain = re.compile(rf"(?mi)^\s*Parent:\s*#{epic}(?!\d)")
-    existing = next((c for c in live.comments(repo, number) if plain.search(c.get("body") or "")), None)
+    existing = next(
+        (c for c in live.comments(repo, number) if plain.search(c.get("body") or "") and _trusted(live, c, settings)),
+        None,
+    )
     if existing is not None:
         return _url(existing)
     return _comment_once(live, repo, number, payload.get("comment") or f"Parent: #{epic}", "parent", str(epic))
+
+
+def _trusted(live: Live, item: dict[str, Any], settings: Settings) -> bool:
+    """An issue or comment a trusted person wrote: its instruction (a `Parent:` line) counts as done."""
+    login = (item.get("user") or {}).get("login")
+    return is_trusted_author(settings, login, item.get("author_association"), live.me())
 
 
 def do_create_branch(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
@@ -545,7 +566,8 @@ def do_open_epic_pr(live: Live, action: dict[str, Any], settings: Settings) -> s
 
     def find() -> dict[str, Any] | None:
         pulls = live.pulls(repo, state="all", head=head)
-        return next((p for p in pulls if has_marker(p.get("body"), "epic-pr", key) or p["state"] == "open"), None)
+        ours = (p for p in pulls if live.is_mine(p) and has_marker(p.get("body"), "epic-pr", key))
+        return next((p for p in pulls if p["state"] == "open"), None) or next(ours, None)
 
     data = {"title": sanitize(payload["title"]), "head": head, "base": str(payload["base"]),
             "body": with_marker(payload.get("body"), "epic-pr", key)}  # fmt: skip

@@ -226,14 +226,18 @@ def logged(con: duckdb.DuckDBPyConnection, plan_id: str) -> dict[int, dict[str, 
     return {int(row["seq"]): row for row in frame.to_dict("records")}
 
 
-def pending_elsewhere(con: duckdb.DuckDBPyConnection, action: dict[str, Any]) -> list[dict[str, Any]]:
-    """Pending rows of other plans (or other steps) on the same repo: another run may be writing them."""
+def pending_elsewhere(
+    con: duckdb.DuckDBPyConnection, action: dict[str, Any], done_since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Pending rows of other plans (or other steps) on the same repo: another run may be writing them.
+    With `done_since`, also the rows another run finished since then (while we checked GitHub)."""
     frame = con.execute(
         """
-        SELECT l.plan_id, l.seq, l.action, l.repo, l.target, p.payload
+        SELECT l.plan_id, l.seq, l.action, l.repo, l.target, l.status, p.payload
         FROM action_log l LEFT JOIN plan_actions p ON p.plan_id = l.plan_id AND p.seq = l.seq
-        WHERE l.status = 'pending' AND l.repo = ? AND NOT (l.plan_id = ? AND l.seq = ?)
+        WHERE (l.status = 'pending' OR (l.status = 'done' AND ?::timestamp IS NOT NULL AND l.executed_at >= ?))
+          AND l.repo = ? AND NOT (l.plan_id = ? AND l.seq = ?)
         """,
-        [action["repo"], action["plan_id"], action["seq"]],
+        [done_since, done_since, action["repo"], action["plan_id"], action["seq"]],
     ).fetchdf()
     return frame.to_dict("records")

@@ -46,12 +46,14 @@ VERSION_COLUMNS = """
 """
 
 TABLES: dict[str, str] = {
+    # started_at / finished_at: the host's clock; github_started_at: GitHub's clock (its `Date`
+    # header) when listing began, the base of the next `since` watermark and of the views' "now".
     "snapshot_runs": """
         run_id INTEGER PRIMARY KEY, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP,
         status VARCHAR NOT NULL, repos VARCHAR[], full_repos VARCHAR[],
         requests INTEGER, requests_not_modified INTEGER,
         rate_limit_remaining INTEGER, rate_limit_limit INTEGER,
-        versions_added INTEGER, error VARCHAR
+        versions_added INTEGER, error VARCHAR, github_started_at TIMESTAMP
     """,
     "repositories": """
         repo VARCHAR PRIMARY KEY, id BIGINT, name VARCHAR, default_branch VARCHAR,
@@ -62,7 +64,7 @@ TABLES: dict[str, str] = {
     "pull_request_history": ISSUE_COLUMNS + "," + PULL_EXTRA_COLUMNS + "," + VERSION_COLUMNS,
     "comments": """
         repo VARCHAR NOT NULL, number INTEGER, id BIGINT PRIMARY KEY, author VARCHAR, body VARCHAR,
-        created_at TIMESTAMP, updated_at TIMESTAMP, html_url VARCHAR, run_id INTEGER
+        created_at TIMESTAMP, updated_at TIMESTAMP, html_url VARCHAR, run_id INTEGER, author_association VARCHAR
     """,
     "issue_events": """
         repo VARCHAR NOT NULL, number INTEGER, id BIGINT PRIMARY KEY, event VARCHAR, actor VARCHAR,
@@ -112,6 +114,12 @@ TABLES: dict[str, str] = {
     """,
 }
 
+# Columns added after a table was first released: databases made before get them on open.
+ADDED_COLUMNS: dict[str, list[str]] = {
+    "snapshot_runs": ["github_started_at TIMESTAMP"],
+    "comments": ["author_association VARCHAR"],  # the trust model needs who wrote each comment
+}
+
 VIEWS: dict[str, str] = {
     "issues": "SELECT * EXCLUDE (content_hash, valid_to) FROM issue_history WHERE valid_to IS NULL",
     "pull_requests": "SELECT * EXCLUDE (content_hash, valid_to) FROM pull_request_history WHERE valid_to IS NULL",
@@ -150,6 +158,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw tables and base views if they are missing (safe to re-run)."""
     for name, columns in TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    for name, added in ADDED_COLUMNS.items():
+        for column in added:
+            con.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {column}")
     con.execute("CREATE SEQUENCE IF NOT EXISTS snapshot_run_id START 1")
     for name, sql in VIEWS.items():
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
@@ -187,10 +198,21 @@ def finish_snapshot_run(con: duckdb.DuckDBPyConnection, run_id: int, status: str
 
 
 def last_complete_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    row = con.execute(
-        "SELECT run_id, started_at FROM snapshot_runs WHERE status = 'complete' ORDER BY run_id DESC LIMIT 1"
-    ).fetchone()
-    return {"run_id": row[0], "started_at": row[1]} if row else None
+    # `*`: a database made before github_started_at existed, opened read-only, still answers
+    cursor = con.execute("SELECT * FROM snapshot_runs WHERE status = 'complete' ORDER BY run_id DESC LIMIT 1")
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    run = dict(zip([column[0] for column in cursor.description], row, strict=True))
+    return {key: run.get(key) for key in ("run_id", "started_at", "github_started_at")}
+
+
+def github_clock(run: dict[str, Any] | None, host_now: datetime) -> datetime:
+    """GitHub's clock at `host_now` (a host time): the host's time moved by how far GitHub's clock
+    stood from the host's at the run's start. For comparisons with GitHub's timestamps (cooldowns)."""
+    if not run or run.get("github_started_at") is None:
+        return host_now
+    return host_now + (run["github_started_at"] - run["started_at"])
 
 
 # ── reading what we know, for the next refresh ────────────────────────────────
@@ -382,7 +404,9 @@ def save_repo_fetch(
 
 
 def _save_sync_state(con: duckdb.DuckDBPyConnection, fetch: RepoFetch, at: datetime, margin_minutes: int) -> None:
-    """The next refresh asks for what changed since this one started, less a margin for clock skew."""
+    """The next refresh asks for what changed since this one started (`at`: GitHub's clock, from its
+    `Date` header, so the host's clock cannot skew it), less a margin for GitHub's own lag (an
+    update may reach its listings a little late)."""
     previous = con.execute(
         "SELECT last_event_id, snapshots_since_full, last_full_at FROM sync_state WHERE repo = ?", [fetch.repo]
     ).fetchone() or (None, 0, None)
@@ -432,9 +456,9 @@ def save_snapshot(
         )
         for fetch in fetches:
             save_repo_fetch(con, fetch, run_id, at, margin_minutes)
+        save_settings(con, settings or {})  # before deriving: who is trusted decides framework groups
         if derive is not None:
             replace_tables(con, derive(current_open_issues(con), repo_languages(con)))
-        save_settings(con, settings or {})
         # Marked complete in the same transaction as its data: no reader ever sees one without the other.
         columns = {k: v for k, v in (figures or {}).items() if k != "run_id"}
         finish_snapshot_run(con, run_id, "complete", versions_added=added, **columns)
@@ -449,8 +473,10 @@ def writer(path: str | Path, timeout: float = 600) -> Iterator[duckdb.DuckDBPyCo
     """The only way to write: a file lock (overlapping flow runs wait, never fail), then the schema."""
     from filelock import FileLock
 
+    from orchestrator.preflight import check_database_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_database_path(path)  # one line at once, not a lock timeout or a DuckDB traceback
     with FileLock(f"{path}.lock", timeout=timeout):
         con = connect(path)
         try:
@@ -492,7 +518,7 @@ def replace_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFram
 
 def current_open_issues(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
-        "SELECT repo, number, title, body FROM issues WHERE state = 'open' ORDER BY repo, number"
+        "SELECT repo, number, title, body, is_trusted FROM stg_issues WHERE is_open ORDER BY repo, number"
     ).fetchdf()
 
 

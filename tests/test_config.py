@@ -1,5 +1,6 @@
 """A bad configuration is one clear line naming the key, exit 2, never a traceback."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,15 +60,42 @@ def test_missing_file_is_a_clear_error(tmp_path):
         load_settings(tmp_path / "nope.toml")
 
 
-def test_missing_token_is_an_error_except_on_loopback(monkeypatch):
+def test_missing_token_is_an_error_except_for_the_sandbox_this_process_started(monkeypatch):
+    from orchestrator.config import SANDBOX_URL_ENV, register_sandbox, unregister_sandbox
+
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv(SANDBOX_URL_ENV, raising=False)
     remote = parse_settings({"github": {"org": "o"}})
     with pytest.raises(ConfigError, match="GITHUB_TOKEN is not set"):
         remote.token()
+    # A loopback URL alone is no reason to send the sandbox's token (a tunnel to a real GitHub is loopback too).
     local = parse_settings({"github": {"org": "o", "api_url": "http://127.0.0.1:9"}})
+    with pytest.raises(ConfigError, match="GITHUB_TOKEN is not set"):
+        local.token()
+    register_sandbox("http://127.0.0.1:9/")
     assert local.token() == "sandbox-token"
+    other_port = parse_settings({"github": {"org": "o", "api_url": "http://127.0.0.1:10"}})
+    with pytest.raises(ConfigError, match="GITHUB_TOKEN is not set"):
+        other_port.token()
+    unregister_sandbox("http://127.0.0.1:9")
+    with pytest.raises(ConfigError, match="GITHUB_TOKEN is not set"):
+        local.token()
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
     assert remote.token() == "ghp_secret"
+
+
+def test_a_started_sandbox_vouches_for_its_own_url_only_while_it_runs(monkeypatch):
+    from orchestrator.config import SANDBOX_URL_ENV
+    from orchestrator.sandbox.server import SandboxServer
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    with SandboxServer(port=0, seed=1) as server:
+        settings = parse_settings({"github": {"org": "dappcore", "api_url": server.url}})
+        assert settings.token() == "sandbox-token"
+        assert server.url in os.environ[SANDBOX_URL_ENV].split()
+    assert server.url not in os.environ.get(SANDBOX_URL_ENV, "").split()
+    with pytest.raises(ConfigError, match="GITHUB_TOKEN is not set"):
+        settings.token()
 
 
 def test_cli_prints_one_line_and_exits_2(tmp_path):

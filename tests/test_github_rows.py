@@ -3,7 +3,16 @@
 from datetime import datetime
 
 from tasks.github_client import parse_link_header
-from tasks.github_read import ci_state, comment_row, issue_row, pull_row, review_summary
+from tasks.github_read import (
+    ci_state,
+    comment_row,
+    content_hash,
+    event_row,
+    issue_row,
+    pull_row,
+    repository_row,
+    review_summary,
+)
 from tests.recorded import recorded
 
 
@@ -78,3 +87,27 @@ def test_latest_review_per_reviewer_decides():
     reviews.append({"id": 4, "user": {"login": "a"}, "state": "APPROVED", "submitted_at": "2024-01-04T00:00:00Z"})
     assert review_summary(reviews) == ("APPROVED", 2, [])
     assert review_summary([{"id": 5, "user": None, "state": "APPROVED"}]) == (None, 0, [])
+
+
+def test_bad_text_in_every_string_field_is_cleaned_and_the_row_kept():
+    """Lone surrogates become U+FFFD, NULs and control characters go; tabs and newlines stay."""
+    bad, cleaned = "a\ud800b\x00c\x1b[1md\te\r\nf\x9b", "a\ufffdbc[1md\te\r\nf"
+    raw = next(raw for i in recorded("Repository_issues_state_all") if isinstance(i["json"], list) for raw in i["json"])
+    raw = {**raw, "title": bad, "body": bad, "user": {"login": bad}, "labels": [{"name": bad}, bad]}
+    row = issue_row("o/r", raw)
+    assert (row["title"], row["body"], row["author"], row["labels"]) == (cleaned, cleaned, cleaned, [cleaned] * 2)
+    assert row["number"] == raw["number"] and row["created_at"] is not None
+    comment = next(i["json"] for i in recorded("Issue_comments") if isinstance(i["json"], list))[0]
+    assert comment_row("o/r", {**comment, "body": bad})["body"] == cleaned
+    event = event_row("o/r", {"id": 1, "event": "labeled", "label": {"name": bad}, "actor": {"login": bad}})
+    assert (event["label"], event["actor"]) == (cleaned, cleaned)
+    repo = repository_row({"full_name": "o/r", "name": "r", "language": bad, "default_branch": bad})
+    assert (repo["language"], repo["default_branch"]) == (cleaned, cleaned)
+    content_hash(row)  # what failed every snapshot: hashing a title that cannot be encoded
+
+
+def test_clean_rows_of_ordinary_recorded_payloads_are_unchanged():
+    items = [raw for i in recorded("Repository_issues_state_all") if isinstance(i["json"], list) for raw in i["json"]]
+    for raw in items:
+        row = issue_row("o/r", raw)
+        assert row["title"] == raw["title"] and row["body"] == raw["body"]

@@ -83,8 +83,8 @@ def load(org) -> tuple[duckdb.DuckDBPyConnection, Settings]:
     for repo, number, title, body, state, labels in org["issues"]:
         con.execute(
             """INSERT INTO issue_history (repo, number, title, body, state, labels, assignees, comments,
-               created_at, updated_at, content_hash, run_id, valid_from)
-               VALUES (?, ?, ?, ?, ?, ?, [], 0, ?, ?, 'h', 1, ?)""",
+               author, author_association, created_at, updated_at, content_hash, run_id, valid_from)
+               VALUES (?, ?, ?, ?, ?, ?, [], 0, 'lead', 'MEMBER', ?, ?, 'h', 1, ?)""",
             [
                 f"{ORG}/{repo}",
                 number,
@@ -222,3 +222,61 @@ def test_time_of_day_throttles(hour, used, expected):
         PlanRules(daily_range=(10, 20)), [Member("m", 20, ["*"], used)], NOW.replace(hour=hour)
     )
     assert target == expected, notes
+
+
+@st.composite
+def bounded_inputs(draw):
+    """Audits with random severities (some already filed), a ready queue, and random caps."""
+    import pandas as pd
+
+    from tests.test_plan_bounds import findings
+
+    frames = []
+    for number in range(1, draw(st.integers(1, 5)) + 1):
+        repo = draw(st.sampled_from(["acme/a", "acme/b"]))
+        severities = draw(st.lists(st.sampled_from(["critical", "high", "medium", "low"]), min_size=1, max_size=40))
+        frames.append(findings({(repo, number): severities}, implemented=draw(st.booleans())))
+    ready = [draw(st.integers(500, 520)) for _ in range(draw(st.integers(0, 6)))]
+    caps = (draw(st.integers(0, 60)), draw(st.integers(1, 30)), draw(st.integers(1, 80)))
+    return pd.concat(frames, ignore_index=True), sorted(set(ready)), caps
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(bounded_inputs())
+def test_a_plan_never_exceeds_its_caps(case):
+    import pandas as pd
+
+    from analytics.plan_bounds import NEW_ISSUE_ACTIONS, Bounds
+    from analytics.planning import PlanRules
+    from tests.test_plan_bounds import inputs
+
+    found, ready, caps = case
+    frame = pd.DataFrame({"repo": "acme/a", "number": ready, "epic": None, "phase": None, "severity": "high",
+                          "queue_position": range(len(ready))})  # fmt: skip
+    made = inputs(found, ready=frame)
+    repos = set(made.repositories["repo"])
+    plan = build_plan(made, PlanRules(refill_high=1000.0, bounds=Bounds(*caps)), repos)
+    free = build_plan(made, PlanRules(refill_high=1000.0, bounds=Bounds(10**6, 10**6, 10**6)), repos)
+    per_plan, per_audit, writes = caps
+    issues = [a for a in plan.actions if a.action == "create_issue"]
+    assert sum(a.action in NEW_ISSUE_ACTIONS for a in plan.actions) <= per_plan
+    assert len(plan.actions) <= writes
+    for audit in {(a.repo, a.target) for a in issues}:
+        assert sum((a.repo, a.target) == audit for a in issues) <= per_audit
+    # nothing lost: what is not planned is counted as held back
+    held = plan.summary["held_back"]
+    counted = sum(held.get(k, {}).get("issues", 0) for k in ("max_new_issues_per_audit", "max_new_issues_per_plan"))
+    counted += held.get("max_write_actions_per_plan", {}).get("actions", 0) + len(held.get("audits_left_open", []))
+    assert len(plan.actions) + counted == len(free.actions)
+    # within an audit, a finding is filed only once every more severe one is
+    for audit in {(a.repo, a.target) for a in free.actions if a.action == "create_issue"}:
+        kept = [a.priority for a in issues if (a.repo, a.target) == audit]
+        waiting = [a.priority for a in free.actions if a.action == "create_issue" and (a.repo, a.target) == audit
+                   and a not in issues]  # fmt: skip
+        assert not kept or not waiting or max(kept) <= min(waiting)
+    # an audit is closed only when none of its findings waits; dispatches come before new issues
+    open_audits = {(a.repo, a.target) for a in free.actions if a.action == "create_issue"}
+    assert not any(a.action == "close_audit" and (a.repo, a.target) in open_audits for a in plan.actions)
+    dispatches = [a for a in free.actions if a.action == "dispatch"]
+    if writes >= len(dispatches):
+        assert [a for a in plan.actions if a.action == "dispatch"] == dispatches

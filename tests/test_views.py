@@ -17,7 +17,11 @@ AT = datetime(2026, 2, 4, 6, 0)  # the snapshot's start: "now" for every view
 DAY = datetime(2026, 2, 1, 12, 0)
 REPO = "org/core"
 
+# Written by the orchestrator's own identity (`OWN`), so every instruction and marker counts; the
+# trust tests change the author.
+OWN = "orchestrator"
 ISSUE_DEFAULTS: dict[str, Any] = {
+    "author": OWN, "author_association": "MEMBER",
     "body": "", "state": "open", "labels": [], "assignees": [], "comments": 0, "locked": False,
     "created_at": DAY, "updated_at": DAY, "closed_at": None, "html_url": None,
 }  # fmt: skip
@@ -45,6 +49,7 @@ VIEW_KEYS: dict[str, tuple[str, ...]] = {
     "int_issue_markers": ("repo", "number", "marker_kind", "marker_key"),
     "int_pr_issue_links": ("repo", "pr_number", "issue_number", "link_kind"),
     "int_issue_state": ("repo", "number"),
+    "int_escalations": ("repo", "number"),
     "audit_issues": ("repo", "number"),
     "audit_findings": ("repo", "audit_number", "finding_index"),
     "parse_warnings": ("repo", "number", "warning_index"),
@@ -119,6 +124,7 @@ def con():
     con = duckdb.connect()
     ensure_schema(con)
     create_views(con)
+    con.execute("INSERT INTO run_settings VALUES ('token_login', ?)", [OWN])
     yield con
     con.close()
 
@@ -178,7 +184,7 @@ def populate_org(con) -> None:
         add_issue(con, number, labels=["audit", "type:docs"], repo="org/api")
     add_pr(con, 20, body="Fixes #3", mergeable_state="dirty")
     add_pr(con, 21, body="Closes #2", state="closed", merged=True)
-    add_pr(con, 22, mergeable_state="behind")  # a failure mode: behind its base
+    add_pr(con, 22, mergeable_state="behind", labels=["needs-human"])  # a failure mode: behind its base
     add_comment(con, 20, "fix the merge conflict")
     add_comment(con, 2, "Parent: #1")
     add_event(con, 3, "labeled", "jules")
@@ -336,9 +342,11 @@ def test_audit_findings_know_which_issue_implements_them(con):
     )
     assert rows(con, "SELECT * FROM audit_issues ORDER BY number") == [
         {"repo": REPO, "number": 5, "title": "[AUDIT] Security review", "html_url": None, "count_findings": 2,
-         "count_parse_warnings": 0, "is_actionable": True, "created_at": DAY, "updated_at": DAY},
+         "count_parse_warnings": 0, "is_trusted": True, "is_actionable": True, "created_at": DAY,
+         "updated_at": DAY},
         {"repo": REPO, "number": 6, "title": "audit: nothing found", "html_url": None, "count_findings": 0,
-         "count_parse_warnings": 0, "is_actionable": False, "created_at": DAY, "updated_at": DAY},
+         "count_parse_warnings": 0, "is_trusted": True, "is_actionable": False, "created_at": DAY,
+         "updated_at": DAY},
     ]  # fmt: skip
     assert rows(con, "SELECT * FROM audit_findings ORDER BY finding_index") == [
         {"repo": REPO, "audit_number": 5, "finding_index": 1, "fingerprint": "fp1",
@@ -377,7 +385,7 @@ def test_framework_candidates_and_parse_warnings(con):
 
 def stuck_pr(number: int, **fields: Any) -> dict[str, Any]:
     return {
-        "repo": REPO, "number": number, "title": f"PR {number}", "author": None, "html_url": None,
+        "repo": REPO, "number": number, "title": f"PR {number}", "author": OWN, "html_url": None,
         "head_ref": "feature", "base_ref": "dev", "mergeable_state": "clean", "ci_state": "success",
         "review_decision": None, "intervention": None, "unresolved_threads": None, "idle_days": 0,
         "count_nudges": 0, "conflicting": False, "ci_failing": False, "changes_requested": False,

@@ -1,4 +1,6 @@
 -- Open audit issues: title matches `[Audit]` or `audit:` (any case), with their parsed findings.
+-- is_trusted: a trusted author wrote it (README "Trust model"); an untrusted one is listed, never
+-- actionable (no finding is filed, it is never closed) and failure_modes says how to adopt it.
 -- Grain: one row per open audit issue (repo, number).
 with
 
@@ -64,7 +66,8 @@ final as (
         coalesce(warning_counts.count_parse_warnings, 0) as count_parse_warnings,
 
         ----------  booleans
-        coalesce(finding_counts.count_findings, 0) > 0 as is_actionable,
+        issue_state.is_trusted,
+        issue_state.is_trusted and coalesce(finding_counts.count_findings, 0) > 0 as is_actionable,
 
         ----------  timestamps
         issue_state.created_at,

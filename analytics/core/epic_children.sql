@@ -1,7 +1,8 @@
--- The children of every epic, with their state and what is happening to them.
+-- The children of every epic (a checklist a trusted author wrote: an outsider's checklist is
+-- never an epic), with their state and what is happening to them.
 --   child_state:          open / closed / missing (not in the snapshot: deleted, moved, not fetched);
 --   is_merged:            a PR child that merged, or an issue child closed by a merged PR's keyword;
---   has_parent_comment:   a comment `Parent: #<epic>` on the child;
+--   has_parent_comment:   a comment `Parent: #<epic>` on the child by a trusted author;
 --   is_dispatched:        agent label now, a `labeled` event with it, or a done `dispatch` in the ledger;
 --   has_open_pr:          an open PR links to the child (closing keyword or branch name holding its
 --                         number, see int_pr_issue_links); for a PR child, the PR itself is open.
@@ -10,7 +11,7 @@ with
 
 items as (
 
-    select * from int_checklist_items
+    select * from int_checklist_items where is_trusted
 
 ),
 
@@ -39,7 +40,8 @@ parent_mentions as (
         comments.number as child,
         unnest(regexp_extract_all(comments.body, '(?i)\bparent:\s*#(\d+)', 1)) as parent_number
     from comments
-    where comments.body ilike '%parent:%'
+    where comments.is_trusted
+      and comments.body ilike '%parent:%'
 
 ),
 

@@ -5,6 +5,8 @@
 -- items follow it; items before any heading are phase 1; phases are numbered 1.. in body order.
 -- A child listed twice keeps its first line. Only bodies that match the checklist pattern are
 -- split into lines, so large snapshots stay fast. Audit issues are not epics.
+-- is_trusted: the checklist's issue was written by a trusted author; only those are epics
+-- (epic_children keeps them), the rest is data that failure_modes lists as ignored.
 -- Grain: one row per (repo, epic, child).
 with
 
@@ -19,6 +21,7 @@ with_checklist as (
     select
         issues.repo,
         issues.number as epic,
+        issues.is_trusted,
         string_split(replace(issues.body, chr(13), ''), chr(10)) as body_lines
     from issues
     where regexp_matches(
@@ -34,6 +37,7 @@ lines as (
     select
         repo,
         epic,
+        is_trusted,
         unnest(body_lines) as line,
         generate_subscripts(body_lines, 1) as line_number
     from with_checklist
@@ -45,6 +49,7 @@ parsed as (
     select
         repo,
         epic,
+        is_trusted,
         line_number,
         regexp_matches(line, '^ {0,3}#{1,6}[ \t]') as is_heading,
         regexp_extract(
@@ -63,6 +68,7 @@ sectioned as (
     select
         repo,
         epic,
+        is_trusted,
         line_number,
         is_heading,
         item,
@@ -84,6 +90,7 @@ items as (
     select
         repo,
         epic,
+        is_trusted,
         line_number,
         heading_line_number,
         nullif(heading_title, '') as phase_title,
@@ -118,7 +125,8 @@ final as (
         )::integer as phase,
         phase_title,
         is_checked,
-        line_number
+        line_number,
+        is_trusted
     from same_repo_items
 
 )

@@ -1,6 +1,8 @@
 -- Hidden orchestrator markers in issue bodies: `<!-- orchestrator:<kind> <key> -->`
 -- (kind `finding` keys a finding fingerprint, kind `framework` a framework candidate id).
 -- Any state counts: a closed implementation issue still implements its finding.
+-- Only issues the orchestrator's own identity wrote (stg_issues.is_own) count: anyone can type a
+-- marker, so a forged one is ignored here (failure_modes lists it).
 -- Grain: one row per (repo, number, marker_kind, marker_key).
 with
 
@@ -17,7 +19,8 @@ mentions as (
         issues.number,
         unnest(regexp_extract_all(issues.body, '<!--\s*orchestrator:[\w-]+\s+\S+?\s*-->')) as marker
     from issues
-    where contains(issues.body, 'orchestrator:')
+    where issues.is_own
+      and contains(issues.body, 'orchestrator:')
 
 ),
 

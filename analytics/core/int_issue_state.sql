@@ -5,7 +5,9 @@
 --                   ever labelled with it (issue_events),
 --                   or the ledger has a `dispatch` action with status `done` for it;
 --   has_open_pr:    an open PR links to it (int_pr_issue_links: closing keyword or branch name);
---   has_merged_pr:  a merged PR closes it by keyword.
+--   has_merged_pr:  a merged PR closes it by keyword;
+--   is_trusted:     written by a trusted author (README "Trust model"); is_audit_issue is the title
+--                   alone, so an outsider's "[Audit]" shows here but is never acted on.
 -- Grain: one row per issue (repo, number).
 with
 
@@ -47,6 +49,7 @@ labelled as (
         issues.title,
         issues.state,
         issues.is_open,
+        issues.is_trusted,
         issues.labels,
         [lower(trim(label)) for label in issues.labels] as labels_lower,
         [lower(login) for login in issues.assignees] as assignees_lower,
@@ -134,6 +137,7 @@ final as (
 
         ----------  booleans
         classified.is_open,
+        classified.is_trusted,
         classified.is_audit_issue,
         classified.is_audit_labelled,
         list_contains(classified.labels_lower, settings.agent_label) as has_agent_label,

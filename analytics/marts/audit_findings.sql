@@ -1,4 +1,5 @@
--- Findings of open audit issues, ready to become implementation issues.
+-- Findings of open audit issues a trusted author wrote, ready to become implementation issues
+-- (an untrusted audit's findings stay in stg_findings: data, never filed).
 -- implemented_by: the (lowest) number of an issue of the same repo whose body carries the hidden
 -- marker `<!-- orchestrator:finding <fingerprint> -->`, or NULL while no issue implements it.
 -- Grain: one row per finding (repo, audit_number, finding_index).
@@ -12,7 +13,7 @@ findings as (
 
 audits as (
 
-    select * from audit_issues
+    select * from audit_issues where is_trusted
 
 ),
 

@@ -6,6 +6,9 @@
 --   repo has no CI           -> no CI gate: rely on reviews only
 --   epic branch diverged     -> merge the default branch into the epic branch
 --   PR behind its base       -> update the PR's branch
+-- and the instructions ignored because an untrusted author wrote them (README "Trust model"),
+-- each with how a person adopts it:
+--   untrusted audit / untrusted epic / untrusted Parent: link / forged marker
 -- "Agent quota exhausted" depends on today's ledger and team, so the plan reports it
 -- (`dispatch_plans.summary.quota_exhausted`) instead of this view.
 -- Grain: one row per (failure, repo, target).
@@ -47,6 +50,24 @@ settings as (
 
 ),
 
+issues as (
+
+    select * from stg_issues
+
+),
+
+comments as (
+
+    select * from stg_comments
+
+),
+
+checklists as (
+
+    select * from int_checklist_items
+
+),
+
 no_actionable_findings as (
 
     select
@@ -56,7 +77,9 @@ no_actionable_findings as (
         'audit has no finding to implement' as detail,
         'close as not applicable' as recovery
     from audit_issues
-    where not audit_issues.is_actionable and audit_issues.count_parse_warnings = 0
+    where audit_issues.is_trusted
+      and not audit_issues.is_actionable
+      and audit_issues.count_parse_warnings = 0
 
 ),
 
@@ -145,6 +168,74 @@ behind_base as (
 
 ),
 
+untrusted_audits as (
+
+    select
+        'untrusted audit' as failure,
+        audit_issues.repo,
+        cast(audit_issues.number as varchar) as target,
+        'audit written by an untrusted author: its ' || audit_issues.count_findings
+            || ' findings are not filed and it is never closed' as detail,
+        'to adopt it, a trusted person re-files it as a new audit (or the author is added to '
+            || 'github.trusted_authors)' as recovery
+    from audit_issues
+    where not audit_issues.is_trusted
+
+),
+
+untrusted_epics as (
+
+    select
+        'untrusted epic' as failure,
+        checklists.repo,
+        cast(checklists.epic as varchar) as target,
+        'checklist of ' || count(*) || ' issues written by an untrusted author: not an epic' as detail,
+        'to adopt it, a trusted person files the checklist as a new epic' as recovery
+    from checklists
+    inner join issues
+        on issues.repo = checklists.repo
+        and issues.number = checklists.epic
+    where not checklists.is_trusted
+      and issues.is_open
+    group by all
+
+),
+
+untrusted_parent_links as (
+
+    select
+        'untrusted Parent: link' as failure,
+        comments.repo,
+        cast(comments.number as varchar) as target,
+        count(*) || ' `Parent:` comment(s) by an untrusted author, ignored' as detail,
+        'to adopt it, a trusted person comments `Parent: #<epic>` on the issue' as recovery
+    from comments
+    where not comments.is_trusted
+      and regexp_matches(comments.body, '(?i)\bparent:\s*#\d+')
+    group by all
+
+),
+
+forged_markers as (
+
+    select
+        'forged marker' as failure,
+        marked.repo,
+        cast(marked.number as varchar) as target,
+        count(*) || ' orchestrator marker(s) in text not written by the orchestrator''s own identity, '
+            || 'ignored' as detail,
+        'none needed: only the orchestrator''s own issues and comments carry markers; '
+            || 'to adopt the request, re-file it as a trusted person without the marker' as recovery
+    from (
+        select repo, number, body from issues where not is_own
+        union all
+        select repo, number, body from comments where not is_own
+    ) as marked
+    where regexp_matches(marked.body, '<!--\s*orchestrator:[\w-]+')
+    group by all
+
+),
+
 final as (
 
     select * from no_actionable_findings
@@ -154,6 +245,10 @@ final as (
     union all select * from repos_without_ci
     union all select * from diverged_epic_branches
     union all select * from behind_base
+    union all select * from untrusted_audits
+    union all select * from untrusted_epics
+    union all select * from untrusted_parent_links
+    union all select * from forged_markers
 
 )
 

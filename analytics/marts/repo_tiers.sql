@@ -1,5 +1,6 @@
 -- Which stage each repo is at and where it stands in the runbook's "Priority Order".
---   count_open: open issues (not PRs, audits and epics included); count_audits: open audit issues;
+--   count_open: open issues (not PRs, audits and epics included); count_audits: open audit issues
+--   a trusted author wrote (an outsider's "[Audit]" never makes a repo stage 1);
 --   count_epics: open epics;
 --   stage: 'stage 1 ready' (has audits) > 'stage 3' (has open epics) > 'stage 2' (open issues) > 'idle';
 --   tier: 1 = audits and >= tier1_min_open open; 2 = audits and >= tier2_min_open open;
@@ -45,7 +46,9 @@ issue_counts as (
     select
         issue_state.repo,
         count(*) filter (where issue_state.is_open) as count_open,
-        count(*) filter (where issue_state.is_open and issue_state.is_audit_issue) as count_audits
+        count(*) filter (
+            where issue_state.is_open and issue_state.is_audit_issue and issue_state.is_trusted
+        ) as count_audits
     from issue_state
     group by all
 

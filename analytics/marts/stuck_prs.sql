@@ -1,13 +1,14 @@
 -- Open pull requests and whether (and how) they are stuck, as of the latest complete snapshot.
---   as_of_at:     started_at of the latest complete snapshot (never now(): results reproduce);
+--   as_of_at:     GitHub's clock at the latest complete snapshot's start (never now(): results reproduce);
 --                 with no complete snapshot yet, the latest PR update seen;
 --   conflicting:  mergeable_state 'dirty' or mergeable = false;
 --   ci_failing:   ci_state 'failure' (or 'error');
 --   changes_requested: review decision CHANGES_REQUESTED; unresolved_threads: NULL from REST;
 --   is_behind:    mergeable_state 'behind'; is_stale: idle_days >= stale_pr_days;
 --   is_stuck:     any of those; a draft is stuck only when it conflicts;
---   count_nudges: our nudge comments on the PR (marker `<!-- orchestrator:nudge`, or a body that
---                 starts with 'fix the merge conflict' / 'fix the code reviews', any case) plus
+--   count_nudges: our nudge comments on the PR (marker `<!-- orchestrator:nudge` in a comment of our
+--                 own identity, or a trusted author's body that starts with 'fix the merge conflict' /
+--                 'fix the code reviews', any case: forged nudges never hasten an escalation) plus
 --                 done `nudge_pr` ledger rows whose github_url is not one of those comments;
 --   intervention: 'escalate' once count_nudges >= escalate_after_nudges and still stuck, else the
 --                 first of: fix the merge conflict, fix the code reviews, re-run CI, update branch,
@@ -49,7 +50,7 @@ as_of as (
 
     select
         coalesce(
-            (select max(snapshot_runs.started_at) from snapshot_runs where snapshot_runs.is_complete),
+            (select max(snapshot_runs.snapshot_clock) from snapshot_runs where snapshot_runs.is_complete),
             (select max(pull_requests.updated_at) from pull_requests)
         ) as as_of_at
 
@@ -72,9 +73,14 @@ nudge_comments as (
     inner join open_prs
         on open_prs.repo = comments.repo
         and open_prs.number = comments.number
-    where contains(comments.body, '<!-- orchestrator:nudge')
-       or starts_with(lower(trim(comments.body)), 'fix the merge conflict')
-       or starts_with(lower(trim(comments.body)), 'fix the code reviews')
+    where (comments.is_own and contains(comments.body, '<!-- orchestrator:nudge'))
+       or (
+           comments.is_trusted
+           and (
+               starts_with(lower(trim(comments.body)), 'fix the merge conflict')
+               or starts_with(lower(trim(comments.body)), 'fix the code reviews')
+           )
+       )
 
 ),
 

@@ -24,7 +24,10 @@ pivoted as (
         max(value) filter (where key = 'tier1_min_open') as tier1_min_open,
         max(value) filter (where key = 'tier2_min_open') as tier2_min_open,
         max(value) filter (where key = 'tier3_min_open') as tier3_min_open,
-        max(value) filter (where key = 'epic_branch_max_behind') as epic_branch_max_behind
+        max(value) filter (where key = 'epic_branch_max_behind') as epic_branch_max_behind,
+        max(value) filter (where key = 'token_login') as token_login,
+        max(value) filter (where key = 'trusted_logins') as trusted_logins,
+        max(value) filter (where key = 'trusted_associations') as trusted_associations
     from source
 
 ),
@@ -35,6 +38,20 @@ typed as (
         ----------  text
         lower(coalesce(nullif(trim(agent_label), ''), {{ default:agent_label }})) as agent_label,
         lower(coalesce(nullif(trim(agent_assignee), ''), {{ default:agent_assignee }})) as agent_assignee,
+        -- the own identity: '' (nobody) until a snapshot or execute has asked GitHub who the token is
+        lower(coalesce(nullif(trim(token_login), ''), {{ default:token_login }})) as own_login,
+
+        ----------  lists
+        [
+            lower(trim(name))
+            for name in string_split(coalesce(trusted_logins, {{ default:trusted_logins }}), ',')
+            if trim(name) <> ''
+        ] as trusted_logins,
+        [
+            upper(trim(name))
+            for name in string_split(coalesce(trusted_associations, {{ default:trusted_associations }}), ',')
+            if trim(name) <> ''
+        ] as trusted_associations,
 
         ----------  numerics
         coalesce(try_cast(stale_pr_days as double), {{ default:stale_pr_days }}::double)

@@ -30,8 +30,13 @@ renamed as (
         lower(status) = 'complete' as is_complete,
 
         ----------  timestamps
+        -- started_at / finished_at: the host's clock; github_started_at: GitHub's (its Date header)
         started_at,
-        finished_at
+        finished_at,
+        github_started_at,
+        -- "now" for comparisons with GitHub's timestamps (idle days, cooldowns): GitHub's clock
+        -- when it is known (snapshots made before it was recorded fall back to the host's)
+        coalesce(github_started_at, started_at) as snapshot_clock
 
     from source
 

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from orchestrator.cli_common import app, console, fail, friendly, print_json, settings
+from orchestrator.text import data_text
 
 STATUS_STYLE = {"done": "green", "skipped": "yellow", "failed": "red", "refuse": "red", "would run": "cyan"}
 
@@ -23,33 +24,42 @@ def execute(
 
     Example: orchestrator execute (shows what would be done), then orchestrator execute --apply
     """
+    from orchestrator.preflight import preflight
+
+    configured = settings()
+    if apply:  # said in seconds, before Prefect starts; a dry run sends no request at all
+        preflight(configured)
+
     from flows.execute import NoPlan
     from flows.execute import execute as run
 
     try:
-        summary = run(settings(), plan_id=plan, apply=apply)
+        summary = run(configured, plan_id=plan, apply=apply)
     except NoPlan as exc:
         fail(str(exc), 1)
     if as_json:
         print_json(summary)
-        return
-    print_outcomes(summary)
+    else:
+        print_outcomes(summary)
+    if summary.get("stopped"):  # GitHub unreachable or the deadline: the rest waits for the next run
+        fail(summary["stopped"], 1)
 
 
 def print_outcomes(summary: dict[str, Any]) -> None:
     """The plan's actions and their outcomes as a Rich table, then one summary line."""
     title = f"plan {summary['plan_id']}" + ("" if summary["applied"] else " (dry run: nothing written)")
-    table = Table(title=title)
+    table = Table(title=data_text(title))
     for column in ("seq", "action", "repo", "target", "cost", "status", "reason / url"):
         table.add_column(column, overflow="fold")
     for row in summary["outcomes"]:
-        style = STATUS_STYLE.get(row["status"], "")
+        # Reasons hold GitHub's own messages and targets come from issues: data, never markup.
         detail = row.get("github_url") or row.get("reason") or ""
         table.add_row(
-            str(row["seq"]), row["action"], row["repo"], str(row.get("target") or ""), str(row["cost"]),
-            f"[{style}]{row['status']}[/]" if style else row["status"], str(detail),
+            data_text(row["seq"]), data_text(row["action"]), data_text(row["repo"]), data_text(row.get("target") or ""),
+            data_text(row["cost"]), data_text(row["status"], STATUS_STYLE.get(row["status"], "")), data_text(detail),
         )  # fmt: skip
     console.print(table)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary["by_status"].items()))
     verb = "applied" if summary["applied"] else "dry run"
-    console.print(f"{verb}: {summary['actions']} actions ({counts}); tasks spent {summary['tasks_spent']}")
+    line = f"{verb}: {summary['actions']} actions ({counts}); tasks spent {summary['tasks_spent']}"
+    console.print(data_text(line))

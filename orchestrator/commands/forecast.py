@@ -14,6 +14,7 @@ import typer
 
 from orchestrator.cli_common import app, console, fail, friendly, print_json, settings
 from orchestrator.config import Settings
+from orchestrator.text import data_text
 
 
 def _parse_epic(text: str, org: str) -> tuple[str, int]:
@@ -97,10 +98,12 @@ def _print_table(fc, org: dict[str, Any], notes: list[str], title: str) -> None:
     ):
         table.add_column(name, justify=justify, overflow="fold")
     for r in fc.itertuples(index=False):
-        flag = " [yellow]thin[/]" if r.thin_history else ""
+        epic = data_text(f"{r.repo}#{r.epic}")  # repo and title are GitHub's text: data, not markup
+        if r.thin_history:
+            epic.append(" thin", style="yellow")
         table.add_row(
-            f"{r.repo}#{r.epic}{flag}",
-            str(r.title or "")[:40],
+            epic,
+            data_text(str(r.title or "")[:40]),
             str(r.remaining_children),
             _date(r.p50),
             _date(r.p85),
@@ -123,7 +126,7 @@ def _print_table(fc, org: dict[str, Any], notes: list[str], title: str) -> None:
         )
     if org["thin_history"] or notes:
         head = "thin history, intervals widened: " if org["thin_history"] else "note: "
-        console.print(f"[yellow]{head}{'; '.join(notes) if notes else 'few finished dispatches'}[/]", highlight=False)
+        console.print(data_text(f"{head}{'; '.join(notes) if notes else 'few finished dispatches'}", "yellow"))
 
 
 def _backtest(cfg: Settings, rate: float | None, as_json: bool) -> None:
@@ -175,7 +178,7 @@ def _backtest(cfg: Settings, rate: float | None, as_json: bool) -> None:
     console.print(t)
     console.print("target: about 50% done by P50, 85% by P85, 95% by P95; n/a = outcome not known yet", highlight=False)
     for note in bt["notes"]:
-        console.print(f"[yellow]{note}[/]", highlight=False)
+        console.print(data_text(note, "yellow"))
 
 
 @app.command()
@@ -224,6 +227,6 @@ def forecast(
     else:
         _print_table(fc, result["org"], result["notes"], f"Epic forecast as of {result['org']['as_of']}")
         if paths:
-            console.print(f"charts: {len(paths)} PNG files in {Path(charts)}", highlight=False)
+            console.print(data_text(f"charts: {len(paths)} PNG files in {Path(charts)}"))
     if as_json and paths:
         sys.stderr.write(f"charts: {len(paths)} PNG files in {charts}\n")

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from orchestrator.cli_common import app, console, friendly, print_frame, print_json, settings
 from orchestrator.config import Settings
+from orchestrator.text import data_text, markup_safe
 
 
 def utcnow() -> datetime:
@@ -34,12 +35,12 @@ def plan(as_json: Annotated[bool, typer.Option("--json", help="print the plan su
     summary = result["summary"]
     console.print(
         f"plan [bold]{result['plan_id']}[/]: {result['count_actions']} actions, {result['cost']} tasks "
-        f"(pool {result['pool']}, used today {result['used']}), written to {result['path']}"
+        f"(pool {result['pool']}, used today {result['used']}), written to {markup_safe(result['path'])}"
     )
     for name, count in summary["by_action"].items():
-        console.print(f"  {name:<24}{count:>5}")
+        console.print(data_text(f"  {name:<24}{count:>5}"))
     for note in [*summary["notes"], summary["refill"]]:
-        console.print(f"  [dim]{note}[/]")
+        console.print(data_text(f"  {note}", "dim"))
 
 
 def budget_today(cfg: Settings, now: datetime) -> dict[str, Any]:
@@ -150,7 +151,8 @@ def budget(
         for column in ("member", "quota", "used", "remaining", "repos"):
             table.add_column(column, justify="left" if column in ("member", "repos") else "right")
         for m in result["members"]:
-            table.add_row(m["login"], str(m["quota"]), str(m["used"]), str(m["remaining"]), ", ".join(m["repos"]))
+            cells = (m["login"], m["quota"], m["used"], m["remaining"], ", ".join(m["repos"]))
+            table.add_row(*(data_text(cell) for cell in cells))
         console.print(table)
     if history:
         print_frame(pd.DataFrame(result["history"]), title=f"usage, last {days} days")
@@ -160,7 +162,7 @@ def budget(
             pd.DataFrame(plan_["dispatches"], columns=["repo", "issue", "member", "reason"]), "suggested dispatches"
         )
         for note in [*plan_["notes"], plan_["refill"]]:
-            console.print(f"  [dim]{note}[/]")
+            console.print(data_text(f"  {note}", "dim"))
     if forecast is not None:
         _print_forecast(result["forecast"])
 
@@ -172,6 +174,6 @@ def _print_forecast(data: dict[str, Any]) -> None:
         if isinstance(value, list) and value and isinstance(value[0], dict):
             print_frame(pd.DataFrame(value), title=label)
         elif isinstance(value, dict):
-            console.print(f"  {label}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+            console.print(data_text(f"  {label}: " + ", ".join(f"{k} {v}" for k, v in value.items())))
         elif value not in (None, [], ""):
-            console.print(f"  {label}: {value}")
+            console.print(data_text(f"  {label}: {value}"))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli_common import app, console, friendly, settings
+from orchestrator.text import data_text
 
 
 def _settings():
@@ -51,15 +52,14 @@ def report(
 
     path, data = write_report(_settings(), out)
     t = data.today
-    console.print(
+    line = (
         f"report written to {path.resolve()}: {len(data.epics)} epics, {len(data.stuck)} stuck PRs, "
         f"{len(data.ready)} ready, {data.used_today}/{data.pool} tasks used today "
-        f"({t.get('dispatched', 0)} dispatched, {t.get('merged', 0)} merged)",
-        highlight=False,
-        soft_wrap=True,
+        f"({t.get('dispatched', 0)} dispatched, {t.get('merged', 0)} merged)"
     )
+    console.print(data_text(line), soft_wrap=True)  # the path is the user's: data, not markup
     if open_it:
         import webbrowser
 
         if not webbrowser.open(path.resolve().as_uri()):
-            console.print(f"no browser found: open {path.resolve().as_uri()} by hand")
+            console.print(data_text(f"no browser found: open {path.resolve().as_uri()} by hand"))

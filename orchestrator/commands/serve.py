@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli_common import app, console, friendly, state
+from orchestrator.text import data_text
 
 
 @app.command()
@@ -35,7 +36,7 @@ def serve(
             host=host,
             port=port,
             startup_timeout=startup_timeout,
-            say=lambda text: console.print(text, highlight=False, soft_wrap=True),
+            say=lambda text: console.print(data_text(text), soft_wrap=True),  # may quote the server's output
         )
     except ServerStartError as exc:
         from orchestrator.cli_common import fail

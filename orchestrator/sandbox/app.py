@@ -11,14 +11,15 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse as _PlainJSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.sandbox.shapes import DOCS, Shapes
@@ -29,6 +30,19 @@ FREE_PATHS = ("/rate_limit",)  # GitHub does not count these against the limit
 REPO_PATH = re.compile(r"^/repos/([^/]+)/([^/]+)(/.*)?$")
 REPOSITORIES_PATH = re.compile(r"^/repositories/(\d+)(/.*)?$")
 MEDIA = re.compile(r"application/vnd\.github(?:\.v3)?\.(raw|text|html|full)\+json")
+
+
+def dump_json(data: Any) -> bytes:
+    """JSON as GitHub sends it: UTF-8, with a lone surrogate (text GitHub holds, e.g. a title
+    cut inside an emoji) written as the escape `\\ud800`, which UTF-8 cannot encode raw."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
+
+
+class JSONResponse(_PlainJSONResponse):
+    """Every JSON answer of the sandbox (errors and admin ones too) is written by `dump_json`."""
+
+    def render(self, content: Any) -> bytes:
+        return dump_json(content)
 
 
 def _error(status: int, message: str, headers: dict | None = None, **extra: Any) -> JSONResponse:
@@ -107,7 +121,7 @@ class Ctx:
         self, data: Any, status: int = 200, headers: dict | None = None, last_modified: datetime | None = None
     ) -> Response:
         """A JSON answer with ETag (and 304 for a matching If-None-Match / If-Modified-Since)."""
-        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        raw = dump_json(data)
         headers = dict(headers or {})
         if self.request.method == "GET" and status == 200:
             etag = _etag(raw)
@@ -187,7 +201,7 @@ def _install_middleware(app: FastAPI, state: SandboxState) -> None:
     async def github_layer(request: Request, call_next: Callable) -> Response:
         path = request.url.path
         if path.startswith(ADMIN_PREFIX):
-            return await call_next(request)
+            return _dated(await call_next(request), state)
         with state.lock:
             state.fault_counter += 1
             count, faults = state.fault_counter, state.faults
@@ -246,7 +260,13 @@ def _install_middleware(app: FastAPI, state: SandboxState) -> None:
             login,
             body_for_log,
         )
-        return response
+        return _dated(response, state)
+
+
+def _dated(response: Response, state: SandboxState) -> Response:
+    """GitHub's `Date` header, from the sandbox's clock (uvicorn's own, from the host, is off)."""
+    response.headers["Date"] = format_datetime(state.clock().astimezone(UTC), usegmt=True)
+    return response
 
 
 async def _faulty_or_real(

@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from orchestrator.config import register_sandbox, unregister_sandbox
 from orchestrator.sandbox.app import create_app
 from orchestrator.sandbox.state import DEFAULT_TOKEN, SandboxState
 
@@ -76,6 +77,7 @@ class SandboxServer:
             log_level="warning",
             lifespan="off",
             access_log=False,
+            date_header=False,  # the app sends the sandbox clock's Date (see Faults.clock_offset_seconds)
             timeout_graceful_shutdown=1,
             timeout_keep_alive=30,
         )
@@ -87,6 +89,7 @@ class SandboxServer:
         )
         self._thread.start()
         self._wait_ready(timeout)
+        register_sandbox(self.url)  # this process started it: a missing token means the sandbox's
         return self
 
     def _wait_ready(self, timeout: float) -> None:
@@ -124,6 +127,7 @@ class SandboxServer:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the server and wait for its thread."""
+        unregister_sandbox(self.url)
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -147,6 +151,7 @@ def run_forever(port: int = 8765, seed: int = 7, demo: bool = True) -> None:
     server = SandboxServer(port=port, seed=seed, demo=demo).start()
     print(f"GitHub sandbox listening on {server.url}")
     print(f"  token: {server.token}   (Authorization: token {server.token})")
+    print(f"  orchestrator: api_url = \"{server.url}\" and export GITHUB_TOKEN={server.token}")
     print(f"  try:   curl -H 'Authorization: token {server.token}' {server.url}/orgs/dappcore/repos")
     print("  admin: GET /_sandbox/requests, POST /_sandbox/faults, POST /_sandbox/reset   (Ctrl-C to stop)")
     try:

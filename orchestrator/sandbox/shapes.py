@@ -643,7 +643,7 @@ class Shapes:
 def _quote(name: str) -> str:
     from urllib.parse import quote
 
-    return quote(name, safe="")
+    return quote(name, safe="", errors="surrogatepass")  # a label may hold a lone surrogate
 
 
 def _to_text(text: str | None) -> str | None:

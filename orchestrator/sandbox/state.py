@@ -227,6 +227,9 @@ class Faults:
     latency_ms: int = 0  # added to every answer
     stop_after: int | None = None  # after N requests the server stops answering
     seed: int = 0
+    # The server's clock minus the host's (e.g. -11 days): every timestamp the sandbox writes and
+    # its `Date` header use it, as a GitHub whose clock disagrees with ours would.
+    clock_offset_seconds: float = 0.0
 
 
 @dataclass
@@ -250,7 +253,7 @@ class SandboxState:
         self.token_users: dict[str, str] = {}  # token -> login; default DEFAULT_LOGIN
         self.rate_limit = rate_limit
         self.anonymous_rate_limit = anonymous_rate_limit
-        self.clock: Callable[[], datetime] = utcnow
+        self.clock: Callable[[], datetime] = self._server_clock
         self.on_stop: Callable[[], None] | None = None  # set by SandboxServer: really stop listening
         self._clear()
 
@@ -262,6 +265,7 @@ class SandboxState:
         self.users: dict[str, User] = {}
         self.orgs: dict[str, User] = {}
         self.org_members: dict[str, set[str]] = {}
+        self.collaborators: dict[str, set[str]] = {}  # repo full name (lower) -> invited logins (lower)
         self.repos: dict[int, Repo] = {}
         self.issues: dict[tuple[int, int], Issue] = {}
         self.comments: list[Comment] = []
@@ -297,6 +301,10 @@ class SandboxState:
             self.fault_counter = 0
             return base
 
+    def _server_clock(self) -> datetime:
+        """The sandbox's own time: the host's plus `Faults.clock_offset_seconds`."""
+        return utcnow() + timedelta(seconds=self.faults.clock_offset_seconds)
+
     # ------------------------------------------------------------------ ids
     def next_id(self) -> int:
         """A fresh object id (deterministic: one counter for all kinds)."""
@@ -314,7 +322,7 @@ class SandboxState:
         with self.lock:
             key = login.lower()
             if key not in self.users:
-                self.users[key] = User(self.next_id(), login, type=type, name=name)
+                self.users[key] = User(self.next_id(), login, type=type, name=name, created_at=self.clock())
             return self.users[key]
 
     def add_org(self, login: str, name: str | None = None, members: Iterable[str] = ()) -> User:
@@ -327,16 +335,24 @@ class SandboxState:
                 self.user(member)
             return org
 
+    def add_collaborator(self, full_name: str, login: str) -> None:
+        """Invite an outside collaborator to one repo (author_association COLLABORATOR there)."""
+        with self.lock:
+            self.user(login)
+            self.collaborators.setdefault(self.repo(full_name).full_name.lower(), set()).add(login.lower())
+
     def login_for_token(self, token: str) -> str:
         """The login a token authenticates as."""
         return self.token_users.get(token, DEFAULT_LOGIN)
 
     def author_association(self, repo: Repo, login: str) -> str:
-        """OWNER, MEMBER, CONTRIBUTOR or NONE, as GitHub reports it."""
+        """OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR or NONE, as GitHub reports it."""
         if login.lower() == repo.owner.lower():
             return "OWNER"
         if login.lower() in self.org_members.get(repo.owner.lower(), set()):
             return "MEMBER"
+        if login.lower() in self.collaborators.get(repo.full_name.lower(), set()):
+            return "COLLABORATOR"
         if any(c.author.lower() == login.lower() for c in repo.commits.values()):
             return "CONTRIBUTOR"
         return "NONE"
