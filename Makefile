@@ -6,7 +6,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: install install-test demo test lint bench clean
+.PHONY: install install-test demo test check lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ openapi: .cache/openapi/api.github.com.json
 test: install-test
 	-@$(MAKE) --no-print-directory openapi
 	$(BIN)/python -m pytest -q
+
+# The fast lane: lint and the tests that need no sandbox, Prefect harness or subprocess.
+check: install-test
+	$(BIN)/ruff check .
+	ORCHESTRATOR_FAST_TESTS=1 $(BIN)/python -m pytest -q -m "not integration"
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -66,6 +66,258 @@ class SyntheticOrg:
         return self.start + timedelta(days=int(n))
 
 
+@dataclass
+class _Truth:
+    """The generating process's parameters, drawn once per organisation."""
+
+    n_repos: int
+    repos: list[str]
+    success: np.ndarray
+    lead_mu: np.ndarray
+    lead_sd: np.ndarray
+    fail_mu: float
+    capacity: int
+    scope_rate: float
+
+
+@dataclass
+class _Epics:
+    repo: np.ndarray
+    created: np.ndarray
+    priority: np.ndarray
+    scope_rate: np.ndarray
+    n_phases: np.ndarray
+
+
+@dataclass
+class _Children:
+    """One entry per child, by index; grows with scope additions."""
+
+    epic: list[int] = field(default_factory=list)
+    phase: list[int] = field(default_factory=list)
+    created: list[int] = field(default_factory=list)
+    ready_from: list[int | None] = field(default_factory=list)
+    first_dispatch: list[int | None] = field(default_factory=list)
+    closed: list[int | None] = field(default_factory=list)
+    inflight: list[bool] = field(default_factory=list)
+
+    def add(self, epic: int, phase: int, created: int, ready_from: int | None = None) -> int:
+        self.epic.append(epic)
+        self.phase.append(phase)
+        self.created.append(created)
+        self.ready_from.append(ready_from)
+        self.first_dispatch.append(None)
+        self.closed.append(None)
+        self.inflight.append(False)
+        return len(self.epic) - 1
+
+
+@dataclass
+class _World:
+    """The organisation being simulated: its truth, epics, children, phases and dispatches so far."""
+
+    truth: _Truth
+    epics: _Epics
+    children: _Children
+    by_epic: dict[int, list[int]]
+    current_phase: np.ndarray  # -1 = not started
+    closed: list[int | None]  # epic completion day
+    dispatches: list[tuple] = field(default_factory=list)
+
+
+def _draw_truth(rng: np.random.Generator, f: dict) -> _Truth:
+    n_repos = int(rng.integers(f["repos"][0], f["repos"][1] + 1))
+    return _Truth(
+        n_repos=n_repos,
+        repos=[f"repo-{i}" for i in range(n_repos)],
+        success=rng.uniform(*f["success"], size=n_repos),
+        lead_mu=np.log(rng.uniform(*f["lead_median"], size=n_repos)),
+        lead_sd=rng.uniform(*f["lead_sigma"], size=n_repos),
+        fail_mu=np.log(rng.uniform(*f["fail_median"])),
+        capacity=int(rng.integers(f["capacity"][0], f["capacity"][1] + 1)),
+        scope_rate=float(rng.uniform(*f["scope_rate"])),
+    )
+
+
+def _draw_world(rng: np.random.Generator, f: dict, n_epics: int) -> _World:
+    """Epics (repo, created day, priority, scope rate, phases) and their initial children."""
+    truth = _draw_truth(rng, f)
+    epics = _Epics(
+        repo=rng.integers(0, truth.n_repos, size=n_epics),
+        created=np.sort(rng.integers(0, f["window"], size=n_epics)),
+        priority=np.where(rng.random(n_epics) < 0.35, 0, 1),
+        scope_rate=truth.scope_rate * rng.gamma(f["scope_k"], 1.0 / f["scope_k"], size=n_epics),
+        n_phases=rng.integers(f["phases"][0], f["phases"][1] + 1, size=n_epics),
+    )
+    children = _Children()
+    for e in range(n_epics):
+        for p in range(epics.n_phases[e]):
+            for _ in range(int(rng.integers(f["children"][0], f["children"][1] + 1))):
+                children.add(e, p, int(epics.created[e]))
+    by_epic = {e: [i for i, x in enumerate(children.epic) if x == e] for e in range(n_epics)}
+    return _World(truth, epics, children, by_epic, np.full(n_epics, -1), [None] * n_epics)
+
+
+def _advance_epic(world: _World, e: int, day: int) -> None:
+    """Start the epic's next phase once its current one is merged; close it after the last."""
+    kids, ch = world.by_epic[e], world.children
+    while True:
+        if world.current_phase[e] >= 0:
+            cur = [i for i in kids if ch.phase[i] == world.current_phase[e]]
+            if any(ch.closed[i] is None or ch.closed[i] >= day for i in cur):
+                return
+        later = sorted({ch.phase[i] for i in kids if ch.phase[i] > world.current_phase[e]})
+        if not later:
+            world.closed[e] = max((ch.closed[i] for i in kids), default=day)
+            return
+        world.current_phase[e] = later[0]
+        for i in kids:
+            if ch.phase[i] == world.current_phase[e] and ch.ready_from[i] is None:
+                ch.ready_from[i] = day
+
+
+def _grow_epic(rng: np.random.Generator, world: _World, e: int, day: int) -> None:
+    """Scope growth: new children today, in the current phase or a later one."""
+    kids, ch, current = world.by_epic[e], world.children, world.current_phase[e]
+    for _ in range(int(rng.poisson(world.epics.scope_rate[e]))):
+        phase = int(rng.integers(current, max(ch.phase[i] for i in kids) + 1))
+        kids.append(ch.add(e, phase, day, day if phase == current else None))
+
+
+def _update_epics(rng: np.random.Generator, world: _World, day: int) -> None:
+    """Open epics: start, advance phases, close, grow."""
+    for e in range(len(world.closed)):
+        if world.epics.created[e] > day or world.closed[e] is not None:
+            continue
+        _advance_epic(world, e, day)
+        if world.closed[e] is None and world.current_phase[e] >= 0:
+            _grow_epic(rng, world, e, day)
+
+
+def _ready_children(world: _World, day: int) -> list[int]:
+    """Children of open epics' current phases, not closed, not with the agent, ready by today."""
+    ch = world.children
+    return [
+        i
+        for e in range(len(world.closed))
+        if world.closed[e] is None and world.current_phase[e] >= 0
+        for i in world.by_epic[e]
+        if ch.phase[i] == world.current_phase[e]
+        and ch.closed[i] is None
+        and not ch.inflight[i]
+        and ch.ready_from[i] is not None
+        and ch.ready_from[i] <= day
+    ]
+
+
+def _priority_order(world: _World, ready: list[int], day: int) -> list[int]:
+    """The planner's order: priority, then repos with most open work, then repo, epic, child."""
+    ep, ch = world.epics, world.children
+    open_work = np.zeros(world.truth.n_repos)
+    for e in range(len(world.closed)):
+        if world.closed[e] is None and ep.created[e] <= day:
+            open_work[ep.repo[e]] += sum(1 for i in world.by_epic[e] if ch.closed[i] is None)
+    return sorted(
+        ready,
+        key=lambda i: (ep.priority[ch.epic[i]], -open_work[ep.repo[ch.epic[i]]], ep.repo[ch.epic[i]], ch.epic[i], i),
+    )
+
+
+def _dispatch_child(rng: np.random.Generator, world: _World, i: int, r: int, day: int) -> None:
+    """One dispatch: merges after a lognormal lead time, or fails and is ready again after a lag."""
+    ch, truth = world.children, world.truth
+    ch.inflight[i] = True
+    if ch.first_dispatch[i] is None:
+        ch.first_dispatch[i] = day
+    if rng.random() < truth.success[r]:
+        lead = int(np.floor(rng.lognormal(truth.lead_mu[r], truth.lead_sd[r])))
+        ch.closed[i] = day + lead
+        world.dispatches.append((truth.repos[r], i, day, day + lead, False, day + lead))
+    else:
+        lag = int(np.floor(rng.lognormal(truth.fail_mu, 0.7)))
+        ch.ready_from[i] = day + lag + 1
+        world.dispatches.append((truth.repos[r], i, day, None, True, day + lag))
+
+
+def _plan_day(rng: np.random.Generator, world: _World, day: int, max_repo_share: float) -> None:
+    """Dispatch ready children in priority order under the day's capacity and the repo share cap."""
+    ready = _ready_children(world, day)
+    if not ready:
+        return
+    ready = _priority_order(world, ready, day)
+    capacity, repo_of_epic, epic_of = world.truth.capacity, world.epics.repo, world.children.epic
+    n_ready_repos = len({repo_of_epic[epic_of[i]] for i in ready})
+    rcap = capacity if n_ready_repos <= 1 else max(1, int(np.floor(max_repo_share * capacity)))
+    used, per_repo = 0, np.zeros(world.truth.n_repos, dtype=int)
+    for i in ready:
+        r = repo_of_epic[epic_of[i]]
+        if used >= capacity:
+            break
+        if per_repo[r] >= rcap:
+            continue
+        used += 1
+        per_repo[r] += 1
+        _dispatch_child(rng, world, i, r, day)
+
+
+def _release_failures(world: _World, day: int) -> None:
+    """Failures become known: the child leaves flight (ready again from ready_from)."""
+    ch = world.children
+    for i in range(len(ch.inflight)):
+        if ch.inflight[i] and ch.closed[i] is None and ch.ready_from[i] is not None and ch.ready_from[i] <= day + 1:
+            ch.inflight[i] = False
+
+
+def _frames(world: _World, start: date, days: int) -> SyntheticOrg:
+    """The simulated history as frames shaped like real history, plus the truth."""
+
+    def d(n: int | None):
+        return pd.NaT if n is None else pd.Timestamp(start + timedelta(days=int(n)))
+
+    truth, ep, ch, rows = world.truth, world.epics, world.children, world.dispatches
+    children = pd.DataFrame(
+        {
+            "repo": [truth.repos[ep.repo[e]] for e in ch.epic],
+            "epic": [1000 + e for e in ch.epic],
+            "child": list(range(len(ch.epic))),
+            "phase": [p + 1 for p in ch.phase],
+            "created_at": [d(x) for x in ch.created],
+            "dispatched_at": [d(x) for x in ch.first_dispatch],
+            "closed_at": [d(x) for x in ch.closed],
+        }
+    )
+    dispatches = pd.DataFrame(
+        {
+            "repo": [r[0] for r in rows],
+            "issue": [r[1] for r in rows],
+            "dispatched_at": [d(r[2]) for r in rows],
+            "merged_at": [d(r[3]) for r in rows],
+            "failed": [r[4] for r in rows],
+            "resolved_at": [d(r[5]) for r in rows],
+        }
+    )
+    epics = pd.DataFrame(
+        {
+            "repo": [truth.repos[r] for r in ep.repo],
+            "epic": [1000 + e for e in range(len(ep.repo))],
+            "created_at": [d(x) for x in ep.created],
+            "priority": ep.priority,
+            "closed_at": [d(x) for x in world.closed],
+        }
+    )
+    cap = pd.DataFrame({"date": [d(x) for x in range(days + 1)], "capacity": truth.capacity})
+    facts = dict(
+        repos=truth.repos,
+        success=truth.success,
+        lead_median=np.exp(truth.lead_mu),
+        lead_sigma=truth.lead_sd,
+        capacity=truth.capacity,
+        scope_rate=truth.scope_rate,
+        days=days,
+    )
+    return SyntheticOrg(children, dispatches, epics, cap, start, start + timedelta(days=days), facts)
+
+
 def generate_org(
     seed: int,
     n_epics: int = 30,
@@ -75,172 +327,12 @@ def generate_org(
     start: date = date(2025, 1, 6),
 ) -> SyntheticOrg:
     """Simulate one organisation day by day until every epic is done (or ``max_days``)."""
-    f = FAMILIES[family]
     rng = np.random.default_rng(seed)
-    n_repos = int(rng.integers(f["repos"][0], f["repos"][1] + 1))
-    repos = [f"repo-{i}" for i in range(n_repos)]
-    succ = rng.uniform(*f["success"], size=n_repos)
-    lead_mu = np.log(rng.uniform(*f["lead_median"], size=n_repos))
-    lead_sd = rng.uniform(*f["lead_sigma"], size=n_repos)
-    fail_mu = np.log(rng.uniform(*f["fail_median"]))
-    capacity = int(rng.integers(f["capacity"][0], f["capacity"][1] + 1))
-    scope_rate = float(rng.uniform(*f["scope_rate"]))
-
-    # epics: repo, created day, priority, per-epic scope rate, children per phase
-    e_repo = rng.integers(0, n_repos, size=n_epics)
-    e_created = np.sort(rng.integers(0, f["window"], size=n_epics))
-    e_prio = np.where(rng.random(n_epics) < 0.35, 0, 1)
-    e_lam = scope_rate * rng.gamma(f["scope_k"], 1.0 / f["scope_k"], size=n_epics)
-    e_nph = rng.integers(f["phases"][0], f["phases"][1] + 1, size=n_epics)
-    # children: [epic, phase, created, state, ready_from, first_dispatch, closed]
-    ch_epic, ch_phase, ch_created = [], [], []
-    for e in range(n_epics):
-        for p in range(e_nph[e]):
-            for _ in range(int(rng.integers(f["children"][0], f["children"][1] + 1))):
-                ch_epic.append(e)
-                ch_phase.append(p)
-                ch_created.append(int(e_created[e]))
-    ch_epic_l, ch_phase_l, ch_created_l = ch_epic, ch_phase, ch_created
-    ready_from: list[int | None] = [None] * len(ch_epic_l)
-    first_dispatch: list[int | None] = [None] * len(ch_epic_l)
-    closed: list[int | None] = [None] * len(ch_epic_l)
-    inflight: list[bool] = [False] * len(ch_epic_l)
-    cur_phase = np.full(n_epics, -1)  # -1 = not started
-    e_closed: list[int | None] = [None] * n_epics
-    disp_rows: list[tuple] = []
-
-    def children_of(e: int) -> list[int]:
-        return [i for i, x in enumerate(ch_epic_l) if x == e]
-
-    by_epic: dict[int, list[int]] = {e: children_of(e) for e in range(n_epics)}
+    world = _draw_world(rng, FAMILIES[family], n_epics)
     day = 0
-    while day < max_days and any(c is None for c in e_closed):
-        # open epics: start, advance phases, close
-        for e in range(n_epics):
-            if e_created[e] > day or e_closed[e] is not None:
-                continue
-            kids = by_epic[e]
-            while True:
-                if cur_phase[e] >= 0:
-                    cur = [i for i in kids if ch_phase_l[i] == cur_phase[e]]
-                    if any(closed[i] is None or closed[i] >= day for i in cur):
-                        break
-                later = sorted({ch_phase_l[i] for i in kids if ch_phase_l[i] > cur_phase[e]})
-                if not later:
-                    e_closed[e] = max((closed[i] for i in kids), default=day)
-                    break
-                cur_phase[e] = later[0]
-                for i in kids:
-                    if ch_phase_l[i] == cur_phase[e] and ready_from[i] is None:
-                        ready_from[i] = day
-            if e_closed[e] is not None or cur_phase[e] < 0:
-                continue
-            # scope growth: new children today, in the current phase or a later one
-            for _ in range(int(rng.poisson(e_lam[e]))):
-                ph = int(rng.integers(cur_phase[e], max(ch_phase_l[i] for i in kids) + 1))
-                ch_epic_l.append(e)
-                ch_phase_l.append(ph)
-                ch_created_l.append(day)
-                ready_from.append(day if ph == cur_phase[e] else None)
-                first_dispatch.append(None)
-                closed.append(None)
-                inflight.append(False)
-                kids.append(len(ch_epic_l) - 1)
-        # planner
-        ready = [
-            i
-            for e in range(n_epics)
-            if e_closed[e] is None and cur_phase[e] >= 0
-            for i in by_epic[e]
-            if ch_phase_l[i] == cur_phase[e]
-            and closed[i] is None
-            and not inflight[i]
-            and ready_from[i] is not None
-            and ready_from[i] <= day
-        ]
-        if ready:
-            open_work = np.zeros(n_repos)
-            for e in range(n_epics):
-                if e_closed[e] is None and e_created[e] <= day:
-                    open_work[e_repo[e]] += sum(1 for i in by_epic[e] if closed[i] is None)
-            ready.sort(
-                key=lambda i: (
-                    e_prio[ch_epic_l[i]],
-                    -open_work[e_repo[ch_epic_l[i]]],
-                    e_repo[ch_epic_l[i]],
-                    ch_epic_l[i],
-                    i,
-                )
-            )
-            n_ready_repos = len({e_repo[ch_epic_l[i]] for i in ready})
-            rcap = capacity if n_ready_repos <= 1 else max(1, int(np.floor(max_repo_share * capacity)))
-            used, per_repo = 0, np.zeros(n_repos, dtype=int)
-            for i in ready:
-                r = e_repo[ch_epic_l[i]]
-                if used >= capacity:
-                    break
-                if per_repo[r] >= rcap:
-                    continue
-                used += 1
-                per_repo[r] += 1
-                inflight[i] = True
-                if first_dispatch[i] is None:
-                    first_dispatch[i] = day
-                if rng.random() < succ[r]:
-                    lead = int(np.floor(rng.lognormal(lead_mu[r], lead_sd[r])))
-                    closed[i] = day + lead
-                    disp_rows.append((repos[r], i, day, day + lead, False, day + lead))
-                else:
-                    lag = int(np.floor(rng.lognormal(fail_mu, 0.7)))
-                    ready_from[i] = day + lag + 1
-                    disp_rows.append((repos[r], i, day, None, True, day + lag))
-        # failures become known: child leaves flight (ready again from ready_from)
-        for i in range(len(inflight)):
-            if inflight[i] and closed[i] is None and ready_from[i] is not None and ready_from[i] <= day + 1:
-                inflight[i] = False
+    while day < max_days and any(c is None for c in world.closed):
+        _update_epics(rng, world, day)
+        _plan_day(rng, world, day, max_repo_share)
+        _release_failures(world, day)
         day += 1
-
-    def d(n: int | None):
-        return pd.NaT if n is None else pd.Timestamp(start + timedelta(days=int(n)))
-
-    children = pd.DataFrame(
-        {
-            "repo": [repos[e_repo[e]] for e in ch_epic_l],
-            "epic": [1000 + e for e in ch_epic_l],
-            "child": list(range(len(ch_epic_l))),
-            "phase": [p + 1 for p in ch_phase_l],
-            "created_at": [d(x) for x in ch_created_l],
-            "dispatched_at": [d(x) for x in first_dispatch],
-            "closed_at": [d(x) for x in closed],
-        }
-    )
-    dispatches = pd.DataFrame(
-        {
-            "repo": [r[0] for r in disp_rows],
-            "issue": [r[1] for r in disp_rows],
-            "dispatched_at": [d(r[2]) for r in disp_rows],
-            "merged_at": [d(r[3]) for r in disp_rows],
-            "failed": [r[4] for r in disp_rows],
-            "resolved_at": [d(r[5]) for r in disp_rows],
-        }
-    )
-    epics = pd.DataFrame(
-        {
-            "repo": [repos[r] for r in e_repo],
-            "epic": [1000 + e for e in range(n_epics)],
-            "created_at": [d(x) for x in e_created],
-            "priority": e_prio,
-            "closed_at": [d(x) for x in e_closed],
-        }
-    )
-    cap = pd.DataFrame({"date": [d(x) for x in range(day + 1)], "capacity": capacity})
-    truth = dict(
-        repos=repos,
-        success=succ,
-        lead_median=np.exp(lead_mu),
-        lead_sigma=lead_sd,
-        capacity=capacity,
-        scope_rate=scope_rate,
-        days=day,
-    )
-    return SyntheticOrg(children, dispatches, epics, cap, start, start + timedelta(days=day), truth)
+    return _frames(world, start, day)

@@ -17,6 +17,8 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+from common.stuck import sql_values as stuck_reason_values
+
 VIEW_DIRS = ("staging", "core", "marts")
 SQL_ROOT = Path(__file__).parent
 
@@ -37,9 +39,14 @@ SETTINGS_DEFAULTS: dict[str, str] = {
     "token_login": "",  # the orchestrator's own login: only its issues and comments carry markers
     "trusted_logins": "",  # the team and github.trusted_authors
     "trusted_associations": "OWNER,MEMBER,COLLABORATOR",  # author_association values that are trusted
+    "timezone": "UTC",  # the team's day boundary: usage (`daily_usage`) is counted per calendar day there
 }
 
+# Code tables kept in Python (one home) and rendered into the SQL where it says `{{ values:<name> }}`.
+VALUE_TABLES = {"stuck_reasons": stuck_reason_values}
+
 _DEFAULT = re.compile(r"\{\{\s*default:(\w+)\s*\}\}")
+_VALUES = re.compile(r"\{\{\s*values:(\w+)\s*\}\}")
 _COMMENT = re.compile(r"--[^\n]*")
 
 
@@ -48,7 +55,8 @@ def _sql_literal(value: str) -> str:
 
 
 def render(sql: str, defaults: dict[str, str] | None = None) -> str:
-    """Replace `{{ default:key }}` with the quoted default of that setting."""
+    """Replace `{{ default:key }}` with the quoted default of that setting, and `{{ values:name }}`
+    with that code table (`VALUE_TABLES`) as a SQL `values` list."""
     values = SETTINGS_DEFAULTS if defaults is None else defaults
 
     def substitute(match: re.Match[str]) -> str:
@@ -57,7 +65,7 @@ def render(sql: str, defaults: dict[str, str] | None = None) -> str:
             raise KeyError(f"stg_settings refers to unknown setting {key!r}; add it to SETTINGS_DEFAULTS")
         return _sql_literal(values[key])
 
-    return _DEFAULT.sub(substitute, sql)
+    return _VALUES.sub(lambda match: VALUE_TABLES[match.group(1)](), _DEFAULT.sub(substitute, sql))
 
 
 def _layer_order(sources: dict[str, str]) -> list[str]:

@@ -8,12 +8,12 @@ import time
 from datetime import date
 
 from analytics.forecast import EpicInput, estimate_parameters, forecast
+from analytics.forecast_inputs import state_at
 from analytics.simulate_org import generate_org
 
 
 def workload(n_epics: int = 100, seed: int = 7) -> tuple[list[EpicInput], object, float, date]:
     """A synthetic org's history and 100 open epics of 1-3 phases at a mid-history cutoff."""
-    from analytics.forecast import state_at
 
     org = generate_org(seed, n_epics=n_epics * 2, family="dev")
     cutoff = org.day(45)

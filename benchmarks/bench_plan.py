@@ -12,11 +12,12 @@ from datetime import datetime
 import duckdb
 
 from analytics.derived import derive_tables
+from analytics.plan_rules import plan_rules
 from analytics.planning import build_plan
 from benchmarks import bench_views
-from flows.plan import configured_repos, plan_rules, read_plan_inputs
-from orchestrator.config import Settings
+from common.config import Settings
 from tasks import store
+from tasks.plan_inputs import configured_repos, read_plan_inputs
 
 NOW = datetime(2026, 2, 4, 13, 0)
 

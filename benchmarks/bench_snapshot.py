@@ -40,7 +40,7 @@ def main() -> list[str]:
 
     from flows.snapshot import snapshot
     from orchestrator.demo import demo_settings
-    from orchestrator.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     lines = []
     with prefect_test_harness(server_startup_timeout=120), SandboxServer(port=0, seed=7) as server:

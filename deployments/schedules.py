@@ -15,7 +15,7 @@ interval = 900
 
 Each entry is a cron string, or a table with `cron` or `interval` (seconds) and `enabled`.
 `prefect.yaml` holds the same defaults for `prefect deploy --all` (a test keeps them equal).
-The models live in `orchestrator.config` (`Settings.schedule`); this module reads them for serve.
+The models live in `common.config` (`Settings.schedule`); this module reads them for serve.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orchestrator.config import DEFAULT_CRONS, DEPLOYMENTS, Cadence, ScheduleSettings  # noqa: F401 - re-exported
+from common.config import DEFAULT_CRONS, DEPLOYMENTS, Cadence, ScheduleSettings  # noqa: F401 - re-exported
 
 
 def parse_schedule(data: dict[str, Any] | None, source: str = "orchestrator.toml") -> ScheduleSettings:
     """Validate a `[schedule]` table; a bad key is a one-line ConfigError naming it."""
-    from orchestrator.config import ConfigError
+    from common.config import ConfigError
 
     try:
         return ScheduleSettings.model_validate(data or {})
@@ -45,7 +45,7 @@ def parse_schedule(data: dict[str, Any] | None, source: str = "orchestrator.toml
 
 def read_config_table(path: str | os.PathLike[str] | None) -> tuple[Path, dict[str, Any]]:
     """The configuration file's path (as load_settings resolves it) and its parsed TOML."""
-    from orchestrator.config import DEFAULT_CONFIG, ConfigError
+    from common.config import DEFAULT_CONFIG, ConfigError
 
     resolved = Path(path or os.environ.get("ORCHESTRATOR_CONFIG") or DEFAULT_CONFIG)
     try:
@@ -58,6 +58,6 @@ def read_config_table(path: str | os.PathLike[str] | None) -> tuple[Path, dict[s
 
 def load_schedule(path: str | os.PathLike[str] | None = None, settings: Any = None) -> ScheduleSettings:
     """The `[schedule]` of the given settings, or of the configuration file."""
-    from orchestrator.config import load_settings
+    from common.config import load_settings
 
     return (settings or load_settings(path)).schedule

@@ -4,7 +4,7 @@
 `LocalPrefectServer` starts `prefect server start` (SQLite, analytics off) when no
 `PREFECT_API_URL` is set, because Prefect's temporary server never runs the scheduler;
 `serve_all()` ties them together and always stops the server it started (signals, atexit); a
-serve killed outright takes its server along too (`orchestrator.lifetime`).
+serve killed outright takes its server along too (`common.lifetime`).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class LocalPrefectServer:
         return env
 
     def start(self) -> LocalPrefectServer:
-        from orchestrator.lifetime import bound_to_this_process
+        from common.lifetime import bound_to_this_process
 
         # Bound to this process: a serve killed with SIGKILL or SIGTERM takes its server (and group) along.
         command = bound_to_this_process(
@@ -270,8 +270,8 @@ def serve_all(
     from prefect import serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from orchestrator.config import load_settings
-    from orchestrator.lifetime import SERVE_PID_ENV
+    from common.config import load_settings
+    from common.lifetime import SERVE_PID_ENV
 
     schedule = load_schedule(config_path)
     server: LocalPrefectServer | None = None
@@ -280,7 +280,7 @@ def serve_all(
         served_config = effective_config(config_path, db, Path(folder))
         load_settings(served_config)  # a bad configuration fails now, not at the first scheduled run
         try:
-            os.environ[SERVE_PID_ENV] = str(os.getpid())  # flow runs end with serve (orchestrator.lifetime)
+            os.environ[SERVE_PID_ENV] = str(os.getpid())  # flow runs end with serve (common.lifetime)
             for sig in previous:
                 signal.signal(sig, _raise_interrupt)
             api_url = os.environ.get("PREFECT_API_URL")

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from orchestrator.config import Settings, load_settings
+from common.config import Settings, load_settings
 
 Cadence = Literal["morning", "midday", "evening"]
 

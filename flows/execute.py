@@ -22,8 +22,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from orchestrator.config import Settings, load_settings
-from tasks import ledger, store
+from common.config import Settings, load_settings
+from tasks import agents, ledger, store
 from tasks.execute_guards import StopRules, is_network_failure, nudge_cooldown_in_ledger, nudge_cooldown_on_github
 from tasks.github_client import GitHubError, worth_retrying
 from tasks.github_write import (
@@ -43,10 +43,6 @@ REFUSED = "repository not in configuration"
 TRANSIENT = "GitHub unavailable: "  # failed rows with this reason are tried again by the next run
 
 
-class NoPlan(Exception):
-    """There is no plan to execute (or not the one asked for)."""
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
@@ -63,10 +59,10 @@ def load_plan(settings: Settings, plan_id: str | None) -> tuple[str, list[dict[s
                 "SELECT plan_id FROM dispatch_plans ORDER BY created_at DESC, plan_id DESC LIMIT 1"
             ).fetchone()
             if row is None:
-                raise NoPlan("no plan to execute (run `orchestrator plan` first)")
+                raise ledger.NoPlan("no plan to execute (run `orchestrator plan` first)")
             plan_id = row[0]
         elif not con.execute("SELECT 1 FROM dispatch_plans WHERE plan_id = ?", [plan_id]).fetchone():
-            raise NoPlan(f'no plan {plan_id!r} (see `orchestrator sql "SELECT plan_id FROM dispatch_plans"`)')
+            raise ledger.NoPlan(f'no plan {plan_id!r} (see `orchestrator sql "SELECT plan_id FROM dispatch_plans"`)')
         frame = con.execute("SELECT * FROM plan_actions WHERE plan_id = ? ORDER BY seq", [plan_id]).fetchdf()
     actions = [_action(row) for row in frame.to_dict("records")]
     return str(plan_id), actions
@@ -227,18 +223,10 @@ def _own_marker_key(action: dict[str, Any]) -> str:
 
 
 def _dispatched(live: Live, action: dict[str, Any], settings: Settings) -> bool | None:
-    """Whether a failed dispatch got as far as its label or assignee (then the task is spent);
-    None when GitHub cannot say."""
-    payload = action["payload"]
-    try:
-        item = live.issue(action["repo"], action["target"])
-    except Exception:  # noqa: BLE001
-        return None
-    if (payload.get("mode") or settings.agent.mode) == "assignee":
-        who = str(payload.get("assignee") or settings.agent.assignee).lower()
-        return who in {(a.get("login") or "").lower() for a in item.get("assignees") or []}
-    label = str(payload.get("label") or settings.agent.label).lower()
-    return label in {lab["name"].lower() for lab in item.get("labels") or []}
+    """Whether a failed dispatch got as far as handing the issue to its agent back-end (label,
+    assignee, ...: then the task is spent); None when GitHub cannot say."""
+    agent = agents.agent_for(action["payload"], settings)
+    return agents.dispatched(live, agent, action["repo"], action["target"])
 
 
 def _retry_failed(row: dict[str, Any]) -> bool:

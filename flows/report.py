@@ -14,13 +14,13 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from orchestrator.config import Settings, load_settings
+from common.config import Settings, load_settings
+from tasks.charts import report_charts
 from tasks.report_html import (
     DEFAULT_REPORT,
     ReportData,
     collect,
     default_chart_dirs,
-    render_charts,
     render_html,
     to_jsonable,
 )
@@ -53,7 +53,7 @@ def build_report(settings: Settings, out: str) -> tuple[str, ReportData, dict[st
     """Collect (one short read-only connection), draw, write the HTML file atomically."""
     path = Path(out)
     data = collect(settings, chart_dirs=default_chart_dirs(path))
-    charts = render_charts(data)
+    charts = report_charts(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(render_html(data, charts), encoding="utf-8")

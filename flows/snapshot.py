@@ -13,8 +13,8 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from analytics.derived import derive_tables
-from orchestrator.config import ConfigError, Settings, load_settings, view_settings
-from orchestrator.text import clean_text
+from common.config import ConfigError, Settings, load_settings, view_settings
+from common.text import clean_text
 from tasks import store
 from tasks.github_client import GitHubClient, GitHubError, RequestCounter, make_github, worth_retrying
 from tasks.github_read import RepoFetch, RepoSyncState, fetch_repo, fetch_repositories

@@ -22,7 +22,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 
 # Prefect's temporary server (started when no PREFECT_API_URL is set) ends with this command,
 # even one killed outright: a cron timeout or `kill -9` must not leave ~190 MB behind.
-from orchestrator.lifetime import bind_prefect_servers  # noqa: E402
+from common.lifetime import bind_prefect_servers  # noqa: E402
 
 bind_prefect_servers()
 
@@ -43,15 +43,15 @@ def snapshot(full: Annotated[bool, typer.Option(help="list everything, not just 
 
     Example: orchestrator --config orchestrator.toml snapshot
     """
-    from orchestrator.preflight import preflight
+    from tasks.preflight import preflight
 
     configured = settings()
     preflight(configured)  # a refused token or an unwritable database: said in seconds, before Prefect starts
 
     from rich.progress import Progress
 
+    from common.text import markup_safe
     from flows.snapshot import snapshot as run
-    from orchestrator.text import markup_safe
 
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("snapshot", total=None)
@@ -76,11 +76,11 @@ def sql(
 ) -> None:
     """Query the database read-only and print the result.
 
-    Example: orchestrator sql "SELECT repo, count(*) FROM issues GROUP BY repo"
+    Example: orchestrator sql "FROM daily_usage ORDER BY usage_date DESC"
     """
     import duckdb
 
-    from orchestrator.text import json_safe, printable
+    from common.text import json_safe, printable
     from tasks import store
 
     with store.reader(db_path()) as con:
@@ -112,7 +112,7 @@ def sandbox(
 
     Example: orchestrator sandbox --port 8765, then set api_url = "http://127.0.0.1:8765".
     """
-    from orchestrator.sandbox.server import run_forever
+    from sandbox.server import run_forever
 
     run_forever(port=port, seed=seed)
 
@@ -124,7 +124,7 @@ def demo(
 ) -> None:
     """Start the sandbox with the demo organisation, snapshot it and summarise the database.
 
-    Example: orchestrator demo, then orchestrator --db orchestrator-demo.duckdb sql "SELECT * FROM issues"
+    Example: orchestrator demo, then orchestrator --db orchestrator-demo.duckdb sql "FROM repo_progress"
     """
     from orchestrator.demo import run_demo
 

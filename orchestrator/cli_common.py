@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.config import ConfigError, Settings, load_settings
-from orchestrator.preflight import no_new_database_left_on_failure
-from orchestrator.text import data_text, printable
+from common.config import ConfigError, Settings, load_settings
+from common.text import data_text, printable
+from tasks.preflight import no_new_database_left_on_failure
 
 app = typer.Typer(
     help="Run an organisation's AI coding agents across its GitHub repositories, on the record.",
@@ -26,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Data is printed as `Text` (see orchestrator/text.py), never as markup; no `:emoji:` codes either.
+# Data is printed as `Text` (see common/text.py), never as markup; no `:emoji:` codes either.
 console = Console(emoji=False)
 err = Console(stderr=True, emoji=False)
 

@@ -9,30 +9,21 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.config import Settings
-from orchestrator.text import data_text
+from common.config import Settings
+from common.text import data_text
 from tasks import store
 
 DEMO_ORG = "dappcore"
 
-SUMMARY_SQL = """
-WITH i AS (
-    SELECT repo, count(*) FILTER (state = 'open') AS open_issues, count(*) FILTER (state = 'closed') AS closed_issues
-    FROM issues GROUP BY repo
-), p AS (
-    SELECT repo, count(*) FILTER (state = 'open') AS open_prs, count(*) FILTER (merged) AS merged_prs
-    FROM pull_requests GROUP BY repo
-), a AS (SELECT repo, count(*) AS audits FROM audit_issues GROUP BY repo
-), e AS (SELECT repo, count(*) AS epics FROM epics WHERE is_open GROUP BY repo
-), s AS (SELECT repo, count(*) AS stuck_prs FROM stuck_prs WHERE is_stuck GROUP BY repo)
-SELECT split_part(r.repo, '/', 2) AS repo,
-       coalesce(open_issues, 0) AS open, coalesce(closed_issues, 0) AS closed,
-       coalesce(audits, 0) AS audits, coalesce(epics, 0) AS epics, coalesce(open_prs, 0) AS PRs,
-       coalesce(merged_prs, 0) AS merged, coalesce(stuck_prs, 0) AS stuck
-FROM repositories r LEFT JOIN i USING (repo) LEFT JOIN p USING (repo) LEFT JOIN a USING (repo)
-     LEFT JOIN e USING (repo) LEFT JOIN s USING (repo)
-ORDER BY open DESC, r.repo
-"""
+# `repo_progress`'s columns as the demo's table heads them.
+REPO_COLUMNS = {
+    "repo": "repo", "count_open": "open", "count_closed": "closed", "count_audits": "audits",
+    "count_epics": "epics", "count_prs": "PRs", "count_merged": "merged", "count_stuck": "stuck",
+}  # fmt: skip
+# `org_progress`'s columns as the demo's before/after table names them.
+ORG_FIGURES = {"count_audits": "open audits", "count_open_issues": "open issues", "count_open_epics": "open epics",
+               "count_children_with_agent": "children with the agent", "count_stuck_prs": "stuck PRs",
+               "count_ready": "ready queue"}  # fmt: skip
 
 
 def demo_settings(api_url: str, db: Path) -> Settings:
@@ -50,22 +41,15 @@ def demo_settings(api_url: str, db: Path) -> Settings:
 def org_summary(db: Path) -> dict[str, int]:
     """The figures the demo shows before and after: what the loop changed."""
     with store.reader(db) as con:
-        row = con.execute(
-            """SELECT
-                 (SELECT count(*) FROM audit_issues),
-                 (SELECT count(*) FROM issues WHERE state = 'open'),
-                 (SELECT count(*) FROM epics WHERE is_open),
-                 (SELECT count(*) FROM epic_children WHERE is_dispatched AND child_state = 'open'),
-                 (SELECT count(*) FROM stuck_prs WHERE is_stuck),
-                 (SELECT count(*) FROM ready_queue)"""
-        ).fetchone()
-    keys = ("open audits", "open issues", "open epics", "children with the agent", "stuck PRs", "ready queue")
-    return dict(zip(keys, (int(v) for v in row), strict=True))
+        query = f"SELECT {', '.join(ORG_FIGURES)} FROM org_progress WHERE lower(org) = lower(?)"
+        row = con.execute(query, [DEMO_ORG]).fetchone()
+    return dict(zip(ORG_FIGURES.values(), (int(v) for v in row), strict=True))
 
 
 def print_repo_table(db: Path, console: Console) -> None:
     with store.reader(db) as con:
-        frame = con.execute(SUMMARY_SQL).fetchdf()
+        frame = con.execute(f"SELECT {', '.join(REPO_COLUMNS)} FROM repo_progress").fetchdf()
+    frame = frame.rename(columns=REPO_COLUMNS).sort_values(["open", "repo"], ascending=[False, True], kind="stable")
     table = Table(title=f"{DEMO_ORG} after the loop")
     for column in frame.columns:
         table.add_column(column.replace("_", " "), justify="left" if column == "repo" else "right", no_wrap=True)
@@ -81,8 +65,8 @@ def run_demo(db: Path, console: Console) -> None:
     from flows.execute import execute
     from flows.plan import plan_flow
     from flows.snapshot import snapshot
-    from orchestrator.commands.plan import budget_today
-    from orchestrator.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
+    from tasks.budget import budget_today
 
     for stale in (db, Path(f"{db}.wal")):
         stale.unlink(missing_ok=True)  # the sandbox is seeded afresh, so is the demo database

@@ -16,8 +16,8 @@ import duckdb
 import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from orchestrator.config import Settings
-from orchestrator.sanitize import markers_in
+from common.config import Settings
+from common.sanitize import markers_in
 from tasks.github_client import GitHubError
 
 NUDGE = "nudge"

@@ -18,8 +18,8 @@ from typing import Any
 import github
 from github import Auth, Github, GithubException
 
-from orchestrator.config import ConfigError, Settings
-from orchestrator.text import clean_text
+from common.config import ConfigError, Settings
+from common.text import clean_text
 
 _LINK = re.compile(r'<([^>]+)>;\s*rel="([^"]+)"')
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator.config import ConfigError
-from orchestrator.text import clean_json, clean_text
+from common.config import ConfigError
+from common.text import clean_json, clean_text
 from tasks.github_client import GitHubClient, GitHubError
 
 EPIC_CHECKLIST = re.compile(r"^\s*[-*]\s+\[[ xX]\]\s+", re.MULTILINE)
@@ -51,7 +51,7 @@ def _label_names(labels: list[Any] | None) -> list[str]:
 
 def clean_row(row: dict[str, Any]) -> dict[str, Any]:
     """Every string of a row (and of its lists) made storable: GitHub text is untrusted, and one
-    lone surrogate or NUL in a title must not fail the snapshot (see orchestrator/text.py)."""
+    lone surrogate or NUL in a title must not fail the snapshot (see common/text.py)."""
     return {
         key: [clean_text(item) for item in value] if isinstance(value, list) else clean_text(value)
         for key, value in row.items()

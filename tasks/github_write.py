@@ -1,28 +1,33 @@
-"""Writing GitHub for the execute flow: live precondition checks and one idempotent function per action.
+"""Writing GitHub for the execute flow: one idempotent function per action (`PERFORM`).
 
 Every write is preceded by a read that finds what an earlier (possibly killed) run already
 wrote, through our hidden markers, labels, branches and PR heads, so running an action twice
 leaves GitHub as running it once. Creating requests (POST/PATCH) are not repeated blindly
-after a 5xx (GitHub may have done the work): the marker is searched again first.
+after a 5xx (GitHub may have done the work): the marker is searched again first (`guarded`,
+in `tasks.live`). The live precondition checks are `tasks.live_checks`; a dispatch goes
+through the agent back-end (`tasks.agents`).
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import github
-import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from orchestrator.config import Settings, is_trusted_author
-from orchestrator.sanitize import has_marker, marker, sanitize, with_marker
+from common.config import Settings, is_trusted_author
+from common.sanitize import has_marker, marker, sanitize, with_marker
+from tasks import agents
 from tasks.github_client import GitHubClient, GitHubError, make_github
-from tasks.github_read import ci_state, review_summary
+from tasks.live import WRITE_ATTEMPTS, ActionFailed, Live, PreconditionFailed, guarded
+from tasks.live_checks import _still_stuck, check, checkbox, labels_of
+
+__all__ = [  # what execute (and tests) take from here; Live and the checks live next door
+    "MARKER_KINDS", "PERFORM", "WRITE_ATTEMPTS", "ActionFailed", "Live", "PreconditionFailed", "_still_stuck",
+    "allowed_repo", "check", "claim_key", "guarded", "is_transient", "make_writer",
+]  # fmt: skip
 
 # Which marker each creating action writes, and which payload field (or the target) keys it.
 MARKER_KINDS: dict[str, str] = {
@@ -38,7 +43,6 @@ MARKER_KINDS: dict[str, str] = {
     "close_epic": "close-epic",
 }
 HUMAN_LABEL = "needs-human"
-WRITE_ATTEMPTS = 4
 
 
 class WriteSafeRetry(github.GithubRetry):
@@ -72,14 +76,6 @@ def make_writer(settings: Settings, token: str) -> GitHubClient:
     return GitHubClient(gh, token_source=settings.token_source)
 
 
-class ActionFailed(Exception):
-    """The action cannot be done: recorded `failed` with this reason."""
-
-
-class PreconditionFailed(Exception):
-    """A precondition no longer holds: recorded `skipped` with this reason."""
-
-
 def is_transient(exc: BaseException) -> bool:
     """Worth trying again in a later run (GitHub down or unreachable), unlike a 4xx."""
     if isinstance(exc, GitHubError):
@@ -96,203 +92,7 @@ def allowed_repo(settings: Settings, repo: str) -> bool:
     return "*" in repos or name.lower() in (r.lower() for r in repos)
 
 
-# ── live reads ────────────────────────────────────────────────────────────────
-
-
-class Live:
-    """GitHub as it is now, read through one client; lists are cached for one run and kept current."""
-
-    def __init__(self, client: GitHubClient, login: str = "") -> None:
-        self.client = client
-        self.login = login
-        self._ours: dict[str, list[dict[str, Any]]] = {}
-        self._labels: dict[str, set[str]] = {}
-
-    def me(self) -> str:
-        """The token's login (issues we created are listed by creator)."""
-        if not self.login:
-            self.login = self.client.get("/user").data["login"]
-        return self.login
-
-    def all_pages(self, url: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for page in self.client.pages(url, {"per_page": 100, **(params or {})}):
-            items.extend(page.data or [])
-        return items
-
-    def issue(self, repo: str, number: int | str) -> dict[str, Any]:
-        return self.client.get(f"/repos/{repo}/issues/{int(number)}").data
-
-    def pull(self, repo: str, number: int | str) -> dict[str, Any]:
-        return self.client.get(f"/repos/{repo}/pulls/{int(number)}").data
-
-    def comments(self, repo: str, number: int | str) -> list[dict[str, Any]]:
-        return self.all_pages(f"/repos/{repo}/issues/{int(number)}/comments")
-
-    def is_mine(self, item: dict[str, Any]) -> bool:
-        """Written by the orchestrator's own identity: only then does a marker in it count, since
-        anyone who can comment can type one (README "Trust model")."""
-        return ((item.get("user") or {}).get("login") or "").lower() == self.me().lower()
-
-    def our_issues(self, repo: str) -> list[dict[str, Any]]:
-        """Issues and PRs the token's user created (only those can carry our markers), any state.
-        Checked again by author: a server that ignores `creator` must not let a forged marker in."""
-        if repo not in self._ours:
-            items = self.all_pages(f"/repos/{repo}/issues", {"state": "all", "creator": self.me()})
-            self._ours[repo] = [item for item in items if self.is_mine(item)]
-        return self._ours[repo]
-
-    def remember(self, repo: str, item: dict[str, Any]) -> None:
-        self._ours.setdefault(repo, []).append(item)
-
-    def find_marked(self, repo: str, kind: str, key: str) -> dict[str, Any] | None:
-        """Our issue or PR whose body carries the marker."""
-        return next((i for i in self.our_issues(repo) if has_marker(i.get("body"), kind, key)), None)
-
-    def find_comment(self, repo: str, number: int | str, kind: str, key: str) -> dict[str, Any] | None:
-        """Our comment on #number carrying the marker (a forged one by anyone else is ignored)."""
-        return next(
-            (c for c in self.comments(repo, number) if self.is_mine(c) and has_marker(c.get("body"), kind, key)),
-            None,
-        )
-
-    def pulls(self, repo: str, state: str = "open", head: str | None = None) -> list[dict[str, Any]]:
-        params = {"state": state, **({"head": f"{repo.split('/')[0]}:{head}"} if head else {})}
-        pulls = self.all_pages(f"/repos/{repo}/pulls", params)
-        return [p for p in pulls if head is None or (p.get("head") or {}).get("ref") == head]
-
-    def branch_sha(self, repo: str, branch: str) -> str | None:
-        try:
-            return self.client.get(f"/repos/{repo}/git/ref/heads/{quote(branch)}").data["object"]["sha"]
-        except GitHubError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def labels(self, repo: str) -> set[str]:
-        if repo not in self._labels:
-            self._labels[repo] = {lab["name"].lower() for lab in self.all_pages(f"/repos/{repo}/labels")}
-        return self._labels[repo]
-
-    def ci_failing(self, repo: str, sha: str) -> bool:
-        """The commit's CI as the snapshot judges it (check runs and commit statuses together)."""
-        runs = self.client.get(f"/repos/{repo}/commits/{sha}/check-runs", {"per_page": 100}).data
-        status = self.client.get(f"/repos/{repo}/commits/{sha}/status").data
-        return ci_state(runs, status)[0] == "failure"
-
-    def changes_requested(self, repo: str, number: int) -> bool:
-        """The latest decisive review of some reviewer asks for changes (as the snapshot judges it)."""
-        return review_summary(self.all_pages(f"/repos/{repo}/pulls/{number}/reviews"))[0] == "CHANGES_REQUESTED"
-
-
-# ── preconditions ─────────────────────────────────────────────────────────────
-
-
-def _labels_of(item: dict[str, Any]) -> set[str]:
-    return {(lab["name"] if isinstance(lab, dict) else str(lab)).lower() for lab in item.get("labels") or []}
-
-
-def _checkbox(number: int, ticked: bool) -> re.Pattern[str]:
-    mark = "[xX]" if ticked else " "
-    return re.compile(rf"(?m)^(\s*[-*+]\s+\[){mark}(\]\s+#{number})(?!\d)")
-
-
-def _references(text: str | None, number: int) -> bool:
-    """A closing keyword pointing at #number."""
-    pattern = rf"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)[\s:]+#{number}(?!\d)"
-    return bool(re.search(pattern, text or ""))
-
-
-def check(live: Live, repo: str, condition: dict[str, Any], settings: Settings) -> str | None:
-    """None when the condition holds on live GitHub, else why not (one short sentence)."""
-    kind = condition.get("check")
-    number = condition.get("number")
-    if kind == "budget":
-        return None  # checked while reserving, inside the ledger's lock
-    if kind in ("issue_open", "issue_closed", "lacks_label", "not_assigned", "checkbox_unticked"):
-        item = live.issue(repo, number)
-        if kind == "issue_open":
-            return None if item["state"] == "open" else f"#{number} is closed"
-        if kind == "issue_closed":
-            return None if item["state"] == "closed" else f"#{number} is open"
-        if kind == "lacks_label":
-            label = str(condition["label"])
-            return None if label.lower() not in _labels_of(item) else f"#{number} already has label {label}"
-        if kind == "not_assigned":
-            login = str(condition["login"]).lower()
-            assigned = {(a.get("login") or "").lower() for a in item.get("assignees") or []}
-            return None if login not in assigned else f"#{number} is already assigned to {condition['login']}"
-        child = int(condition["child"])
-        return (
-            None
-            if _checkbox(child, False).search(item.get("body") or "")
-            else f"#{number} has no unticked box for #{child}"
-        )
-    if kind == "no_marker":
-        kind_key = str(condition["marker"]).removeprefix("<!--").removesuffix("-->").strip()
-        mkind, _, mkey = kind_key.removeprefix("orchestrator:").partition(" ")
-        found = live.find_marked(repo, mkind, mkey.strip())
-        return None if found is None else f"already created as #{found['number']}"
-    if kind == "no_open_pr_for":
-        hits = [p for p in live.pulls(repo) if _references(f"{p.get('title')}\n{p.get('body')}", int(number))]
-        return None if not hits else f"open PR #{hits[0]['number']} already fixes #{number}"
-    if kind in ("branch_absent", "branch_present"):
-        present = live.branch_sha(repo, str(condition["branch"])) is not None
-        if kind == "branch_absent":
-            return None if not present else f"branch {condition['branch']} exists"
-        return None if present else f"branch {condition['branch']} does not exist"
-    if kind == "no_open_pr_from":
-        hits = live.pulls(repo, head=str(condition["head"]))
-        return None if not hits else f"open PR #{hits[0]['number']} is from {condition['head']}"
-    if kind == "pr_still_stuck":
-        return _still_stuck(live, repo, int(number), str(condition.get("reason")), settings)
-    raise ActionFailed(f"unknown precondition {kind!r}")
-
-
-def _still_stuck(live: Live, repo: str, number: int, reason: str, settings: Settings) -> str | None:
-    pr = live.pull(repo, number)
-    if pr["state"] != "open":
-        return f"PR #{number} is {'merged' if pr.get('merged_at') else 'closed'}"
-    if reason == "conflicting":
-        if pr.get("mergeable") is None:  # GitHub computes mergeability lazily: ask once more
-            time.sleep(1)
-            pr = live.pull(repo, number)
-        stuck = pr.get("mergeable") is False or pr.get("mergeable_state") == "dirty"
-    elif reason == "behind":
-        stuck = pr.get("mergeable_state") == "behind"
-    elif reason == "ci_failing":
-        stuck = live.ci_failing(repo, pr["head"]["sha"])
-    elif reason == "changes_requested":
-        stuck = live.changes_requested(repo, number)
-    elif reason == "stale":
-        updated = datetime.fromisoformat(pr["updated_at"].replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
-        # GitHub's clock (its Date header), not the host's: the two may disagree by days
-        stuck = live.client.github_now() - updated >= timedelta(days=settings.dispatch.stale_pr_days)
-    else:
-        raise ActionFailed(f"unknown stuck reason {reason!r}")
-    return None if stuck else f"PR #{number} is no longer {reason.replace('_', ' ')}"
-
-
 # ── writing, idempotently ─────────────────────────────────────────────────────
-
-
-def guarded(find: Callable[[], Any], write: Callable[[], Any], attempts: int = WRITE_ATTEMPTS) -> tuple[Any, bool]:
-    """(result, created): what `find` sees, else the result of `write`; a 5xx is retried only after
-    `find` confirms the write did not land."""
-    for attempt in range(attempts):
-        found = find()
-        if found:
-            return found, False
-        try:
-            return write(), True
-        except GitHubError as exc:
-            if exc.status < 500 or attempt == attempts - 1:
-                raise
-        except requests.exceptions.RequestException:  # the answer was lost: look before writing again
-            if attempt == attempts - 1:
-                raise
-        time.sleep(min(0.5 * 2**attempt, 8))
-    raise AssertionError("unreachable")
 
 
 def _url(item: dict[str, Any] | None) -> str | None:
@@ -387,7 +187,7 @@ def _close(live: Live, repo: str, number: int | str, reason: str = "completed") 
 
 def _add_label(live: Live, repo: str, number: int | str, label: str) -> None:
     guarded(
-        lambda: label.lower() in _labels_of(live.issue(repo, number)),
+        lambda: label.lower() in labels_of(live.issue(repo, number)),
         lambda: live.client.request("POST", f"/repos/{repo}/issues/{int(number)}/labels", body={"labels": [label]}),
     )
 
@@ -466,12 +266,10 @@ def _html_root(live: Live, repo: str) -> str:
 
 
 def do_dispatch(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
-    """Agent label (or assignee), then the `Target branch:` comment with the plan's marker."""
+    """Hand the issue to the agent back-end (its label, assignee, ...), then the `Target branch:`
+    comment with the plan's marker."""
     repo, number, payload = action["repo"], action["target"], action["payload"]
-    if (payload.get("mode") or settings.agent.mode) == "assignee":
-        _assign(live, repo, number, str(payload.get("assignee") or settings.agent.assignee))
-    else:
-        _add_label(live, repo, number, str(payload.get("label") or settings.agent.label))
+    agents.dispatch(live, agents.agent_for(payload, settings), repo, number)
     comment = payload.get("comment")
     if not comment and payload.get("branch"):
         epic = f" (epic #{payload['epic']})" if payload.get("epic") else ""
@@ -489,15 +287,15 @@ def do_tick_checklist(live: Live, action: dict[str, Any], settings: Settings) ->
     def ticked() -> dict[str, Any] | None:
         item = live.issue(repo, epic)
         body = item.get("body") or ""
-        if _checkbox(child, True).search(body):
+        if checkbox(child, True).search(body):
             return item
-        if not _checkbox(child, False).search(body):
+        if not checkbox(child, False).search(body):
             raise ActionFailed(f"#{epic} has no checkbox for #{child}")
         return None
 
     def write() -> dict[str, Any]:
         body = live.issue(repo, epic).get("body") or ""
-        new = _checkbox(child, False).sub(r"\1x\2", body, count=1)
+        new = checkbox(child, False).sub(r"\1x\2", body, count=1)
         return live.client.request("PATCH", f"/repos/{repo}/issues/{epic}", body={"body": new}).data
 
     item, _ = guarded(ticked, write)

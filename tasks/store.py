@@ -123,9 +123,7 @@ ADDED_COLUMNS: dict[str, list[str]] = {
 VIEWS: dict[str, str] = {
     "issues": "SELECT * EXCLUDE (content_hash, valid_to) FROM issue_history WHERE valid_to IS NULL",
     "pull_requests": "SELECT * EXCLUDE (content_hash, valid_to) FROM pull_request_history WHERE valid_to IS NULL",
-    "latest_snapshot": """
-        SELECT * FROM snapshot_runs WHERE status = 'complete' ORDER BY run_id DESC LIMIT 1
-    """,
+    "latest_snapshot": "SELECT * FROM snapshot_runs WHERE status = 'complete' ORDER BY run_id DESC LIMIT 1",
 }
 
 ISSUE_FIELDS = [
@@ -299,36 +297,12 @@ def save_versions(
     NULL): a closed PR keeps the head/base refs and CI its last detail fetch saw. Items GitHub
     says are gone (deleted, or transferred) have their version ended. Returns versions added.
     """
-    incoming = _frame(rows, fields)
-    con.register("incoming", incoming)
+    con.register("incoming", _frame(rows, fields))
     try:
-        cols = ", ".join(fields)
-        # typed like the table, so carried values and incoming ones agree
-        con.execute(f"CREATE OR REPLACE TEMP TABLE changed AS SELECT {cols}, content_hash FROM {table} LIMIT 0")
-        con.execute(
-            f"""
-            INSERT INTO changed
-            SELECT {", ".join(f"i.{c}" for c in fields)}, i.content_hash FROM incoming i
-            LEFT JOIN {table} h ON h.repo = i.repo AND h.number = i.number AND h.valid_to IS NULL
-            WHERE h.number IS NULL OR h.content_hash <> i.content_hash
-            """
-        )
-        if carry:
-            con.execute(
-                f"""
-                UPDATE changed c SET {", ".join(f"{col} = h.{col}" for col in carry)}
-                FROM {table} h
-                WHERE h.repo = c.repo AND h.number = c.number AND h.valid_to IS NULL AND c.detail_at IS NULL
-                """
-            )
-        con.execute(
-            f"""
-            UPDATE {table} h SET valid_to = ?
-            FROM changed c WHERE h.repo = c.repo AND h.number = c.number AND h.valid_to IS NULL
-            """,
-            [at],
-        )
+        _stage_changed(con, table, fields, carry)
         added = con.execute("SELECT count(*) FROM changed").fetchone()[0]
+        _end_current(con, table, at)
+        cols = ", ".join(fields)
         con.execute(
             f"INSERT INTO {table} ({cols}, content_hash, run_id, valid_from) "
             f"SELECT {cols}, content_hash, ?, ? FROM changed",
@@ -343,6 +317,41 @@ def save_versions(
     finally:
         con.unregister("incoming")
     return int(added)
+
+
+def _stage_changed(con: duckdb.DuckDBPyConnection, table: str, fields: list[str], carry: tuple[str, ...]) -> None:
+    """Temp table `changed`: the `incoming` rows that are new or differ from their current version,
+    with `carry` columns filled from that version when the new row has no detail."""
+    cols = ", ".join(fields)
+    # typed like the table, so carried values and incoming ones agree
+    con.execute(f"CREATE OR REPLACE TEMP TABLE changed AS SELECT {cols}, content_hash FROM {table} LIMIT 0")
+    con.execute(
+        f"""
+        INSERT INTO changed
+        SELECT {", ".join(f"i.{c}" for c in fields)}, i.content_hash FROM incoming i
+        LEFT JOIN {table} h ON h.repo = i.repo AND h.number = i.number AND h.valid_to IS NULL
+        WHERE h.number IS NULL OR h.content_hash <> i.content_hash
+        """
+    )
+    if carry:
+        con.execute(
+            f"""
+            UPDATE changed c SET {", ".join(f"{col} = h.{col}" for col in carry)}
+            FROM {table} h
+            WHERE h.repo = c.repo AND h.number = c.number AND h.valid_to IS NULL AND c.detail_at IS NULL
+            """
+        )
+
+
+def _end_current(con: duckdb.DuckDBPyConnection, table: str, at: datetime) -> None:
+    """End the current version of every item in `changed` (its new version follows)."""
+    con.execute(
+        f"""
+        UPDATE {table} h SET valid_to = ?
+        FROM changed c WHERE h.repo = c.repo AND h.number = c.number AND h.valid_to IS NULL
+        """,
+        [at],
+    )
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, replace: bool = False) -> None:
@@ -473,7 +482,7 @@ def writer(path: str | Path, timeout: float = 600) -> Iterator[duckdb.DuckDBPyCo
     """The only way to write: a file lock (overlapping flow runs wait, never fail), then the schema."""
     from filelock import FileLock
 
-    from orchestrator.preflight import check_database_path
+    from tasks.preflight import check_database_path
 
     path = Path(path)
     check_database_path(path)  # one line at once, not a lock timeout or a DuckDB traceback

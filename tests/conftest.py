@@ -11,9 +11,10 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import duckdb  # noqa: E402
 import pytest  # noqa: E402
 
-from orchestrator.config import Settings  # noqa: E402
+from common.config import Settings  # noqa: E402
 
 # A fixed clock for the seeded data, so figures in assertions never depend on today.
 SANDBOX_NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC).replace(tzinfo=None)
@@ -30,7 +31,7 @@ def prefect_harness():
 
 @pytest.fixture(scope="session")
 def sandbox_server():
-    from orchestrator.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     server = SandboxServer(port=0, seed=7, now=SANDBOX_NOW)
     with server:
@@ -40,9 +41,11 @@ def sandbox_server():
 @pytest.fixture
 def sandbox(sandbox_server):
     """The session's sandbox, reset to the demo organisation, faults off, (re)started if a test killed it."""
+    from sandbox.seed import reset_demo
+
     state = sandbox_server.state
     state.set_faults()
-    state.reset(seed=7, demo=True, now=SANDBOX_NOW)
+    reset_demo(state, seed=7, now=SANDBOX_NOW)
     if state.stopped or sandbox_server._thread is None or not sandbox_server._thread.is_alive():
         sandbox_server.stop()
         sandbox_server.port = 0
@@ -78,3 +81,53 @@ def write_config(folder: Path, url: str, db: Path | str, quota: int = 300, extra
 def settings(sandbox, tmp_path, monkeypatch):
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     return make_settings(sandbox.url, tmp_path / "orchestrator.duckdb")
+
+
+# Fixtures that start a server (the sandbox, Prefect's harness) or a subprocess: tests using them
+# are `integration`, and `make check` (the fast lane) leaves them out.
+SERVER_FIXTURES = {"sandbox", "sandbox_server", "prefect_harness", "settings"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "integration: needs the sandbox, Prefect's harness or a subprocess")
+
+
+def pytest_collection_modifyitems(config, items):
+    import inspect
+
+    for item in items:
+        source = inspect.getsource(item.function) if hasattr(item, "function") else ""
+        starts_a_process = "subprocess." in source or "Popen(" in source or "run_cli(" in source
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or starts_a_process:
+            item.add_marker(pytest.mark.integration)
+
+
+_SCHEMA_TEMPLATE: list[Path] = []
+
+
+def schema_database() -> duckdb.DuckDBPyConnection:
+    """A new database with every table and view, copied from one made once per session: creating
+    the views takes about a second, copying the file a few milliseconds (property tests make many)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from tasks import store
+
+    if not _SCHEMA_TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="orchestrator-schema-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = folder / "template.duckdb"
+        with duckdb.connect(str(template)) as con:
+            store.ensure_schema(con)
+        _SCHEMA_TEMPLATE.append(template)
+    template = _SCHEMA_TEMPLATE[0]
+    copy = Path(tempfile.mkstemp(dir=template.parent, suffix=".duckdb")[1])
+    shutil.copyfile(template, copy)
+    return duckdb.connect(str(copy))
+
+
+def examples(count: int) -> int:
+    """Hypothesis examples for a property test: all of them in `make test`, a tenth in `make check`'s
+    fast lane (ORCHESTRATOR_FAST_TESTS=1), where each example through the real views costs a second."""
+    return max(3, count // 10) if os.environ.get("ORCHESTRATOR_FAST_TESTS") else count

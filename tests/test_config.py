@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import ConfigError, load_settings, parse_settings
+from common.config import ConfigError, load_settings, parse_settings
 
 GOOD = """
 [github]
@@ -61,7 +61,7 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 
 def test_missing_token_is_an_error_except_for_the_sandbox_this_process_started(monkeypatch):
-    from orchestrator.config import SANDBOX_URL_ENV, register_sandbox, unregister_sandbox
+    from common.config import SANDBOX_URL_ENV, register_sandbox, unregister_sandbox
 
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.delenv(SANDBOX_URL_ENV, raising=False)
@@ -85,8 +85,8 @@ def test_missing_token_is_an_error_except_for_the_sandbox_this_process_started(m
 
 
 def test_a_started_sandbox_vouches_for_its_own_url_only_while_it_runs(monkeypatch):
-    from orchestrator.config import SANDBOX_URL_ENV
-    from orchestrator.sandbox.server import SandboxServer
+    from common.config import SANDBOX_URL_ENV
+    from sandbox.server import SandboxServer
 
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     with SandboxServer(port=0, seed=1) as server:

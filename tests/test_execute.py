@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from common.config import Settings
 from flows.execute import execute
-from orchestrator.config import Settings
-from orchestrator.sandbox.state import SandboxError
+from sandbox.state import SandboxError
 from tasks import ledger, store
 from tests.conftest import make_settings, write_config
 
@@ -236,7 +236,7 @@ def test_a_dry_run_writes_nothing_and_says_what_would_be_done(sandbox, settings)
 
 
 def test_the_latest_plan_is_the_default_and_no_plan_is_an_error(sandbox, settings):
-    from flows.execute import NoPlan
+    from tasks.ledger import NoPlan
 
     with pytest.raises(NoPlan):
         execute(settings)
@@ -407,9 +407,10 @@ def test_killing_the_executor_at_random_points_then_resuming_matches_one_clean_r
     reference_writes = len(writes(state))
 
     # the same plan on a fresh org, killed several times
+    from sandbox.seed import reset_demo
     from tests.conftest import SANDBOX_NOW
 
-    state.reset(seed=7, demo=True, now=SANDBOX_NOW)
+    reset_demo(state, seed=7, now=SANDBOX_NOW)
     since = datetime.now(UTC) - timedelta(seconds=1)
     db = tmp_path / "killed.duckdb"
     (tmp_path / "killed").mkdir()

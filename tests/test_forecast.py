@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.backtest import backtest_epics, calibration
 from analytics.forecast import (
     NOT_DONE,
     EpicInput,
     History,
-    backtest_epics,
-    calibration,
     estimate_parameters,
     forecast,
     forecast_epics,
@@ -184,3 +183,62 @@ def test_generator_is_reproducible_and_complete(seed: int) -> None:
     pd.testing.assert_frame_equal(a.children, b.children)
     assert a.epics["closed_at"].notna().all()
     assert set(a.dispatches["issue"]) <= set(a.children["child"])
+
+
+# ── the simulation's named steps (analytics.forecast_sim) ─────────────────────
+
+
+def _one_trial(epics: list[EpicInput], seed: int = 0):
+    from analytics.forecast_layout import build_layout
+    from analytics.forecast_sim import Rework, draw_trials
+
+    params = estimate_parameters(rich_history(), TODAY)
+    layout = build_layout(epics, params, seed)
+    state = draw_trials(np.random.default_rng(seed), params, layout, 2)
+    return params, layout, state, Rework(layout.width)
+
+
+def test_a_phase_advances_only_when_queue_pending_and_merges_are_done() -> None:
+    from analytics.forecast_sim import advance_phases
+
+    _, layout, state, _ = _one_trial([EpicInput("a", 1, [1, 2])])
+    advance_phases(state, layout, 0)
+    assert state.phase.tolist() == [[0], [0]]  # one child still queued
+    state.queued[:] = 0
+    state.last_merge[:] = 3
+    advance_phases(state, layout, 3)
+    assert state.phase.tolist() == [[0], [0]]  # the last merge lands on day 3
+    advance_phases(state, layout, 4)
+    assert state.phase.tolist() == [[1], [1]] and state.queued.tolist() == [[2], [2]]
+    state.queued[:] = 0
+    advance_phases(state, layout, 5)
+    assert not state.active.any() and state.done.tolist() == [[3], [3]]
+
+
+def test_capacity_is_shared_under_the_repo_cap_then_by_priority() -> None:
+    from analytics.forecast_sim import daily_capacity, share_capacity
+
+    epics = [EpicInput("a", 1, [5], 1), EpicInput("a", 2, [5], 0), EpicInput("b", 3, [5], 1)]
+    _, layout, state, _ = _one_trial(epics)
+    cap, share_cap = daily_capacity(4, 0, 0.5)
+    assert (cap, share_cap) == (4, 2)
+    alloc = share_capacity(state.queued, layout, cap, share_cap)
+    by_epic = dict(zip([e.epic for e in layout.epics], alloc[0].tolist(), strict=True))
+    assert by_epic == {2: 2, 1: 0, 3: 2}  # repo a capped at 2, its priority-0 epic first
+    assert [daily_capacity(2.5, day, 0.5)[0] for day in range(4)] == [2, 3, 2, 3]
+
+
+def test_failed_attempts_come_back_on_their_day_and_follow_compaction() -> None:
+    from analytics.forecast_sim import return_failures
+
+    _, layout, state, rework = _one_trial([EpicInput("a", 1, [2])])
+    state.queued[:] = 0
+    rework.push(state, np.array([0, 1]), np.array([1, 2]), np.array([3, 5]))
+    assert state.pending.tolist() == [[1], [2]]
+    return_failures(state, rework, 3)
+    assert state.queued.tolist() == [[1], [0]] and state.pending.tolist() == [[0], [2]]
+    keep = np.array([False, True])
+    state.keep_rows(keep)
+    rework.keep_rows(keep)
+    return_failures(state, rework, 5)
+    assert state.queued.tolist() == [[2]] and state.pending.tolist() == [[0]]

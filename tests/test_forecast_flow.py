@@ -117,7 +117,7 @@ def test_backtest_prints_calibration(forecasted, sandbox):
 
 
 def test_budget_forecast(forecasted):
-    from orchestrator.commands.forecast import budget_forecast
+    from tasks.forecast_store import budget_forecast
 
     settings, _, _ = forecasted
     slow = budget_forecast(settings, 30, rate=1, trials=2000)

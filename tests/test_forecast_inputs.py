@@ -1,4 +1,4 @@
-"""Pure tests of analytics.forecast_inputs and analytics.charts with hand-made frames (no Prefect)."""
+"""Pure tests of analytics.forecast_inputs and tasks.charts with hand-made frames (no Prefect)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from datetime import date
 
 import pandas as pd
 
-from analytics.charts import render_charts
 from analytics.forecast import estimate_parameters, forecast
 from analytics.forecast_inputs import (
     build_inputs,
@@ -15,6 +14,7 @@ from analytics.forecast_inputs import (
     done_over_time,
     epic_priorities,
 )
+from tasks.charts import render_charts
 
 T = pd.Timestamp
 AS_OF = T("2026-03-02 09:00")
@@ -145,3 +145,43 @@ def test_burn_up_history_and_charts(tmp_path):
     paths = render_charts(hist, fc, org, AS_OF.date(), tmp_path / "charts")
     assert [p.name for p in paths][0] == "org.png" and len(paths) == 3
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+
+
+def test_forecast_frames_come_from_the_views_of_the_latest_complete_snapshot():
+    """tasks.forecast_store reads the forecast views on a tiny database (no Prefect, no server)."""
+    from datetime import datetime
+
+    import duckdb
+    import pytest
+
+    from common.config import Settings
+    from tasks.forecast_store import NoSnapshotError, load_frames
+    from tasks.store import ensure_schema
+    from tests import test_views as tv
+
+    settings = Settings.model_validate({"github": {"org": "org"}, "database": {"path": "unused.duckdb"}})
+    con = duckdb.connect()
+    ensure_schema(con)
+    con.execute("INSERT INTO run_settings VALUES ('token_login', ?)", [tv.OWN])
+    with pytest.raises(NoSnapshotError):
+        load_frames(con, settings)
+    tv.epic_with_every_reference_form(con)  # epic org/core#1, children 2, 3, 4 (closed) and 7 (open)
+    tv.add_event(con, 7, "labeled", "JULES")  # the agent's label, any case
+    tv.add_event(con, 7, "labeled", "bug")  # another label is no handoff
+    tv.add_action(con, "dispatch", "org/core#3")
+    tv.add_action(con, "dispatch", "#4", status="failed")  # only done dispatches count
+    tv.add_pr(con, 30, body="Fixes #7", state="closed", merged=True, merged_at=datetime(2026, 2, 3))
+    frames = load_frames(con, settings)
+    assert frames["run_id"] == 1 and frames["as_of"] == pd.Timestamp(tv.AT)
+    assert frames["children"][["child", "phase", "child_state"]].values.tolist() == [
+        [2, 1, "closed"],
+        [3, 2, "closed"],
+        [4, 2, "closed"],
+        [7, 3, "open"],
+    ]
+    assert frames["children"]["created_at"].notna().all()
+    assert frames["agent_events"][["repo", "number"]].values.tolist() == [["org/core", 7]]
+    assert frames["ledger"][["repo", "number"]].values.tolist() == [["org/core", 3]]
+    links = frames["pr_links"]
+    assert links[["issue", "pr_number", "merged"]].values.tolist() == [[7, 30, True]]
+    assert set(frames["epics"]["epic"]) == {1}

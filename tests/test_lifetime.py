@@ -1,7 +1,7 @@
 """Nothing left behind: a command killed outright (SIGKILL, a cron timeout's SIGTERM) leaves no process.
 
 Prefect's temporary server (~190 MB) and serve's `prefect server start` watch their parent and end
-with it (orchestrator/lifetime.py). Processes are found through /proc (Linux), by parent pid.
+with it (common/lifetime.py). Processes are found through /proc (Linux), by parent pid.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ time.sleep(120)
 
 PARENT = """
 import subprocess, sys, time
-from orchestrator.lifetime import bound_to_this_process
+from common.lifetime import bound_to_this_process
 command = bound_to_this_process([sys.executable, "-m", "bound_child", sys.argv[1]])
 child = subprocess.Popen(command, start_new_session=sys.argv[1] == "group")
 print(child.pid, flush=True)
@@ -133,7 +133,7 @@ def test_a_bound_child_ends_when_its_parent_is_killed(tmp_path, layout):
         while len(family := descendants(parent.pid)) < (2 if layout == "group" else 1):
             assert time.monotonic() < deadline, "the bound child did not start"
             time.sleep(0.1)
-        assert "-m orchestrator.lifetime --parent" in command_line(child)
+        assert "-m common.lifetime --parent" in command_line(child)
         time.sleep(1.0)  # the watchdog is running, and the parent is alive: nothing ends
         assert all(alive(pid) for pid in family)
         parent.kill()
@@ -148,13 +148,13 @@ def test_a_bound_child_ends_when_its_parent_is_killed(tmp_path, layout):
 def test_prefect_s_temporary_server_command_is_bound_and_nothing_else_is():
     import prefect.server.api.server as prefect_server
 
-    from orchestrator.lifetime import _BoundPopen, bind_prefect_servers
+    from common.lifetime import _BoundPopen, bind_prefect_servers
 
     bind_prefect_servers()  # idempotent; importing flows already did it
     assert prefect_server.subprocess.Popen is _BoundPopen
     assert prefect_server.subprocess.TimeoutExpired is subprocess.TimeoutExpired  # the rest is untouched
     other = _BoundPopen([sys.executable, "-c", "import sys; print(sys.argv)"], stdout=subprocess.PIPE, text=True)
-    assert "orchestrator.lifetime" not in other.communicate()[0]
+    assert "common.lifetime" not in other.communicate()[0]
 
 
 # ── real commands ─────────────────────────────────────────────────────────────
@@ -188,7 +188,7 @@ def test_a_killed_snapshot_leaves_no_process_behind(sandbox, tmp_path, sig):
         family = wait_for_flow(process, sandbox, log)
         servers = [pid for pid in family if "prefect.server.api.server:create_app" in command_line(pid)]
         assert servers, [command_line(pid) for pid in family]
-        assert all("-m orchestrator.lifetime --parent" in command_line(pid) for pid in servers)
+        assert all("-m common.lifetime --parent" in command_line(pid) for pid in servers)
         process.send_signal(sig)
         process.wait(timeout=30)
         left, took = wait_all_gone(family)

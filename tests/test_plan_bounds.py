@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from analytics.frameworks import framework_issue_body, framework_issue_title
 from analytics.plan_bounds import Bounds, apply_bounds, held_back_note
 from analytics.planning import Action, Member, PlanInputs, PlanRules, build_plan
-from orchestrator.config import Settings
+from common.config import Settings
 
 NOW = datetime(2026, 3, 2, 9, 0)
 

@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from analytics.plan_rules import plan_rules
 from analytics.planning import build_plan
-from flows.plan import configured_repos, plan_id_for, plan_rules, read_plan_inputs, save_plan
-from orchestrator.config import Settings
-from tasks import store
+from common.config import Settings
+from flows.plan import plan_id_for, save_plan
+from tasks.plan_inputs import configured_repos, read_plan_inputs
+from tests.conftest import examples, schema_database
 
 NOW = datetime(2026, 3, 2, 14, 0)
 ORG = "acme"
@@ -73,8 +75,7 @@ def organisations(draw):
 
 
 def load(org) -> tuple[duckdb.DuckDBPyConnection, Settings]:
-    con = duckdb.connect()
-    store.ensure_schema(con)
+    con = schema_database()
     con.execute("INSERT INTO snapshot_runs (run_id, started_at, status) VALUES (1, ?, 'complete')", [NOW])
     for repo in org["repos"]:
         con.execute(
@@ -141,7 +142,7 @@ def plan_for(con, settings, now=NOW):
     return inputs, build_plan(inputs, plan_rules(settings), configured_repos(con, settings))
 
 
-@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(organisations())
 def test_plan_respects_budget_share_phases_and_labels(org):
     org["hour"] = org["hour"]
@@ -184,7 +185,7 @@ def test_plan_respects_budget_share_phases_and_labels(org):
     assert [x.as_row(i) for i, x in enumerate(again.actions)] == [x.as_row(i) for i, x in enumerate(plan.actions)]
 
 
-@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(organisations())
 def test_consecutive_plans_never_dispatch_an_issue_twice(org):
     con, settings = load(org)
@@ -241,7 +242,7 @@ def bounded_inputs(draw):
     return pd.concat(frames, ignore_index=True), sorted(set(ready)), caps
 
 
-@hsettings(max_examples=60, deadline=None)
+@hsettings(max_examples=examples(60), deadline=None)
 @given(bounded_inputs())
 def test_a_plan_never_exceeds_its_caps(case):
     import pandas as pd

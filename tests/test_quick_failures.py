@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from common.config import SANDBOX_URL_ENV
 from flows.snapshot import snapshot
-from orchestrator.config import SANDBOX_URL_ENV
 from tasks import store
 from tasks.github_client import CredentialsRefused
 from tests.conftest import make_settings
@@ -186,7 +186,7 @@ def test_a_database_path_that_cannot_be_written_is_one_line_exit_2_and_creates_n
 
 
 def test_the_writer_itself_refuses_an_unwritable_path_at_once(tmp_path):
-    from orchestrator.preflight import DatabaseUnwritable
+    from tasks.preflight import DatabaseUnwritable
 
     began = time.monotonic()
     with pytest.raises(DatabaseUnwritable, match="is a directory"):

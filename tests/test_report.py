@@ -37,11 +37,12 @@ def chromium() -> str | None:
 def demo_report(sandbox_server, tmp_path_factory, prefect_harness):
     """The demo organisation, an epic title made hostile, snapshotted, planned, forecast; the report written."""
     from flows.snapshot import snapshot
+    from sandbox.seed import reset_demo
     from tests.conftest import SANDBOX_NOW, make_settings
 
     state = sandbox_server.state
     state.set_faults()
-    state.reset(seed=7, demo=True, now=SANDBOX_NOW)
+    reset_demo(state, seed=7, now=SANDBOX_NOW)
     gh = Github(base_url=sandbox_server.url, auth=Auth.Token(sandbox_server.token), seconds_between_writes=None)
     gh.get_repo("dappcore/core").get_issue(299).edit(title=HOSTILE)
 

@@ -13,9 +13,9 @@ import github
 import httpx
 import pytest
 
-from orchestrator.sandbox.seed import HISTORY_EPICS, INVENTORY
-from orchestrator.sandbox.server import SandboxServer
-from orchestrator.sandbox.state import SandboxState
+from sandbox.seed import HISTORY_EPICS, INVENTORY, reset_demo
+from sandbox.server import SandboxServer
+from sandbox.state import SandboxState
 
 NOW = datetime(2026, 2, 4, 12, tzinfo=UTC)
 TOKEN = "sandbox-token"
@@ -34,7 +34,7 @@ def server():
 @pytest.fixture(autouse=True)
 def fresh(server):
     """Every test starts from the same seeded demo data, no faults, full rate limits."""
-    server.state.reset(seed=7, demo=True, now=NOW)
+    reset_demo(server.state, seed=7, now=NOW)
     server.state.rate_limit = 5000
     yield
 
@@ -81,15 +81,15 @@ def test_demo_org_mirrors_the_inventory(gh):
 
 def test_seed_is_deterministic():
     a, b = SandboxState(), SandboxState()
-    a.reset(seed=3, now=NOW)
-    b.reset(seed=3, now=NOW)
+    reset_demo(a, seed=3, now=NOW)
+    reset_demo(b, seed=3, now=NOW)
 
     def dump(s):
         return [(k, i.title, i.body, i.labels, i.state, i.created_at, i.closed_at) for k, i in sorted(s.issues.items())]
 
     assert dump(a) == dump(b)
     c = SandboxState()
-    c.reset(seed=4, now=NOW)
+    reset_demo(c, seed=4, now=NOW)
     assert dump(a) != dump(c)
 
 

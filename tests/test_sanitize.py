@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.sandbox.state import CLOSING_RE
-from orchestrator.sanitize import ZWJ, ZWSP, has_marker, marker, markers_in, sanitize, with_marker
+from common.sanitize import ZWJ, ZWSP, has_marker, marker, markers_in, sanitize, with_marker
+from sandbox.state import CLOSING_RE
 
 # What GitHub would act on: a mention, a closing keyword before a reference, an HTML comment.
 PING = re.compile(r"(?<![A-Za-z0-9])@[A-Za-z0-9]")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from common.config import ConfigError, load_settings
 from deployments.schedules import DEFAULT_CRONS, ScheduleSettings, parse_schedule
-from orchestrator.config import ConfigError, load_settings
 from tests.conftest import write_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,10 +13,10 @@ import json
 import pytest
 
 from analytics.findings import extract_findings
+from common.config import is_trusted_author, parse_settings, view_settings
 from flows.execute import execute
 from flows.plan import plan_flow
 from flows.snapshot import snapshot
-from orchestrator.config import is_trusted_author, parse_settings, view_settings
 from tasks import store
 from tasks.github_write import Live, make_writer
 from tests.conftest import SANDBOX_NOW, make_settings

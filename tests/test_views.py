@@ -10,8 +10,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from analytics.views import SETTINGS_DEFAULTS, create_views, render, view_definitions
-from tasks.store import ensure_schema
+from analytics.views import SETTINGS_DEFAULTS, render, view_definitions
+from tests.conftest import schema_database
 
 AT = datetime(2026, 2, 4, 6, 0)  # the snapshot's start: "now" for every view
 DAY = datetime(2026, 2, 1, 12, 0)
@@ -62,6 +62,21 @@ VIEW_KEYS: dict[str, tuple[str, ...]] = {
     "ready_queue": ("repo", "number"),
     "epic_proposals": ("repo", "number"),
     "failure_modes": ("failure", "repo", "target"),
+    "int_agent_handoffs": ("repo", "number", "handoff", "handed_to"),
+    "int_first_dispatches": ("repo", "number"),
+    "forecast_children": ("repo", "epic", "child"),
+    "forecast_pr_attempts": ("repo", "issue", "pr_number"),
+    "stg_team_members": ("login",),
+    "usage_events": ("usage_id",),
+    "daily_usage": ("usage_date", "member", "agent"),
+    "planned_dispatches": ("plan_id", "seq"),
+    "plan_framework_candidates": ("candidate_id", "repo", "audit_number", "finding_index"),
+    "plan_epics": ("repo", "epic"),
+    "plan_stuck_prs": ("repo", "number"),
+    "org_progress": ("org",),
+    "repo_progress": ("repo",),
+    "epic_progress": ("repo", "epic"),
+    "epic_burnup": ("repo", "epic", "child"),
 }
 
 
@@ -121,9 +136,7 @@ def rows(con, sql: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def con():
-    con = duckdb.connect()
-    ensure_schema(con)
-    create_views(con)
+    con = schema_database()
     con.execute("INSERT INTO run_settings VALUES ('token_login', ?)", [OWN])
     yield con
     con.close()
@@ -198,6 +211,14 @@ def populate_org(con) -> None:
     con.execute("INSERT INTO framework_candidate_rows VALUES ('fw1', 'security', 'P', 'org/core', 5, 1, 'fp1', 3, 2)")
     add_action(con, "dispatch", "org/core#4")
     add_action(con, "nudge_pr", "#20")
+    # usage: a member covering org/core, a dispatch of theirs, and the plan that planned it
+    con.execute("""INSERT INTO run_settings VALUES ('team_members', '[{"login": "mira", "repos": ["core"]}]')""")
+    add_action(con, "dispatch", "org/core#6", member="mira")
+    con.execute("INSERT INTO dispatch_plans (plan_id, created_at) VALUES ('p1', ?)", [DAY])
+    con.execute(
+        "INSERT INTO plan_actions (plan_id, seq, action, repo, target, cost)"
+        " VALUES ('p1', 1, 'dispatch', 'org/core', '6', 1)"
+    )
 
 
 @pytest.mark.parametrize("name", list(VIEW_KEYS))
@@ -387,7 +408,8 @@ def stuck_pr(number: int, **fields: Any) -> dict[str, Any]:
     return {
         "repo": REPO, "number": number, "title": f"PR {number}", "author": OWN, "html_url": None,
         "head_ref": "feature", "base_ref": "dev", "mergeable_state": "clean", "ci_state": "success",
-        "review_decision": None, "intervention": None, "unresolved_threads": None, "idle_days": 0,
+        "review_decision": None, "intervention": None, "intervention_code": None, "unresolved_threads": None,
+        "idle_days": 0,
         "count_nudges": 0, "conflicting": False, "ci_failing": False, "changes_requested": False,
         "is_behind": False, "is_stale": False, "is_draft": False, "is_stuck": False,
         "updated_at": datetime(2026, 2, 4), "last_nudged_at": None, "as_of_at": AT, **fields,
@@ -404,10 +426,11 @@ def test_stuck_pr_escalates_after_two_nudges(con):
     add_pr(con, 11, mergeable_state="dirty", updated_at=datetime(2026, 2, 3, 12))
     add_action(con, "nudge_pr", "#11")
     assert rows(con, "SELECT * FROM stuck_prs ORDER BY number") == [
-        stuck_pr(10, mergeable_state="dirty", intervention="escalate", count_nudges=2, conflicting=True,
-                 is_stuck=True, updated_at=datetime(2026, 2, 3, 12), last_nudged_at=DAY),
-        stuck_pr(11, mergeable_state="dirty", intervention="fix the merge conflict", count_nudges=1,
+        stuck_pr(10, mergeable_state="dirty", intervention="escalate", intervention_code="escalate", count_nudges=2,
                  conflicting=True, is_stuck=True, updated_at=datetime(2026, 2, 3, 12), last_nudged_at=DAY),
+        stuck_pr(11, mergeable_state="dirty", intervention="fix the merge conflict", intervention_code="conflicting",
+                 count_nudges=1, conflicting=True, is_stuck=True, updated_at=datetime(2026, 2, 3, 12),
+                 last_nudged_at=DAY),
     ]  # fmt: skip
 
 
@@ -418,7 +441,8 @@ def test_draft_pr_is_stuck_only_when_conflicting(con):
     assert rows(con, "SELECT * FROM stuck_prs ORDER BY number") == [
         stuck_pr(11, ci_state="failure", idle_days=34, ci_failing=True, is_stale=True, is_draft=True,
                  updated_at=datetime(2026, 1, 1)),
-        stuck_pr(12, intervention="fix the merge conflict", conflicting=True, is_draft=True, is_stuck=True),
+        stuck_pr(12, intervention="fix the merge conflict", intervention_code="conflicting", conflicting=True,
+                 is_draft=True, is_stuck=True),
     ]  # fmt: skip
 
 
@@ -436,6 +460,13 @@ def test_intervention_follows_the_runbook_order(con):
         {"number": 15, "idle_days": 0, "intervention": "update branch"},
         {"number": 16, "idle_days": 4, "intervention": "ping"},
         {"number": 17, "idle_days": 2, "intervention": None},
+    ]
+    assert rows(con, "SELECT number, intervention_code FROM stuck_prs ORDER BY number") == [
+        {"number": 13, "intervention_code": "changes_requested"},
+        {"number": 14, "intervention_code": "ci_failing"},
+        {"number": 15, "intervention_code": "behind"},
+        {"number": 16, "intervention_code": "stale"},
+        {"number": 17, "intervention_code": None},
     ]
 
 

@@ -1,8 +1,9 @@
 -- Every issue with what the planner needs to know about it: classification from its labels
 -- (`severity:`, `type:`, `area:`/`subsystem:`/`component:`), whether it is an audit, whether
 -- it was dispatched to the agent and whether a PR works on it.
---   is_dispatched:  carries the agent label (or is assigned to the agent's account) now, or was
---                   ever labelled with it (issue_events),
+--   is_dispatched:  carries one of the agent's labels (or is assigned to one of its accounts) now,
+--                   or was ever labelled with one (issue_events): stg_settings.agent_labels /
+--                   agent_assignees, from the agent back-end's recognition (common/agents.py),
 --                   or the ledger has a `dispatch` action with status `done` for it;
 --   has_open_pr:    an open PR links to it (int_pr_issue_links: closing keyword or branch name);
 --   has_merged_pr:  a merged PR closes it by keyword;
@@ -88,7 +89,7 @@ labeled_events as (
     from events
     cross join settings
     where events.event = 'labeled'
-      and lower(events.label) = settings.agent_label
+      and list_contains(settings.agent_labels, lower(events.label))
 
 ),
 
@@ -140,10 +141,10 @@ final as (
         classified.is_trusted,
         classified.is_audit_issue,
         classified.is_audit_labelled,
-        list_contains(classified.labels_lower, settings.agent_label) as has_agent_label,
-        list_contains(classified.assignees_lower, settings.agent_assignee) as is_assigned_to_agent,
-        list_contains(classified.labels_lower, settings.agent_label)
-            or list_contains(classified.assignees_lower, settings.agent_assignee)
+        len(list_intersect(classified.labels_lower, settings.agent_labels)) > 0 as has_agent_label,
+        len(list_intersect(classified.assignees_lower, settings.agent_assignees)) > 0 as is_assigned_to_agent,
+        len(list_intersect(classified.labels_lower, settings.agent_labels)) > 0
+            or len(list_intersect(classified.assignees_lower, settings.agent_assignees)) > 0
             or labeled_events.number is not null
             or ledger_dispatches.number is not null as is_dispatched,
         coalesce(pr_summary.has_open_pr, false) as has_open_pr,

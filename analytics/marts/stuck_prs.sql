@@ -10,9 +10,11 @@
 --                 own identity, or a trusted author's body that starts with 'fix the merge conflict' /
 --                 'fix the code reviews', any case: forged nudges never hasten an escalation) plus
 --                 done `nudge_pr` ledger rows whose github_url is not one of those comments;
---   intervention: 'escalate' once count_nudges >= escalate_after_nudges and still stuck, else the
---                 first of: fix the merge conflict, fix the code reviews, re-run CI, update branch,
---                 ping; NULL when not stuck.
+--   intervention_code: 'escalate' once count_nudges >= escalate_after_nudges and still stuck, else the
+--                 first of: conflicting, changes_requested, ci_failing, behind, stale; NULL when not
+--                 stuck. The codes are common/stuck.py's STUCK_REASONS (the planner and execute use them);
+--   intervention: the code's English text for people (fix the merge conflict, fix the code reviews,
+--                 re-run CI, update branch, ping, escalate), rendered in from STUCK_REASONS.
 -- Grain: one row per open pull request (repo, number).
 with
 
@@ -43,6 +45,12 @@ snapshot_runs as (
 settings as (
 
     select * from stg_settings
+
+),
+
+reasons as (
+
+    select * from {{ values:stuck_reasons }}
 
 ),
 
@@ -173,6 +181,23 @@ stuck as (
 
 ),
 
+coded as (
+
+    select
+        stuck.*,
+        case
+            when not stuck.is_stuck then null
+            when stuck.count_nudges >= stuck.escalate_after_nudges then 'escalate'
+            when stuck.conflicting then 'conflicting'
+            when stuck.needs_review_fixes then 'changes_requested'
+            when stuck.ci_failing then 'ci_failing'
+            when stuck.is_behind then 'behind'
+            when stuck.is_stale then 'stale'
+        end as intervention_code
+    from stuck
+
+),
+
 final as (
 
     select
@@ -189,15 +214,8 @@ final as (
         stuck.mergeable_state,
         stuck.ci_state,
         stuck.review_decision,
-        case
-            when not stuck.is_stuck then null
-            when stuck.count_nudges >= stuck.escalate_after_nudges then 'escalate'
-            when stuck.conflicting then 'fix the merge conflict'
-            when stuck.needs_review_fixes then 'fix the code reviews'
-            when stuck.ci_failing then 're-run CI'
-            when stuck.is_behind then 'update branch'
-            when stuck.is_stale then 'ping'
-        end as intervention,
+        reasons.text as intervention,
+        stuck.intervention_code,
 
         ----------  numerics
         stuck.unresolved_threads,
@@ -218,7 +236,9 @@ final as (
         stuck.last_nudged_at,
         stuck.as_of_at
 
-    from stuck
+    from coded as stuck
+    left join reasons
+        on reasons.code = stuck.intervention_code
 
 )
 

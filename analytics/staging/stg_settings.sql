@@ -15,6 +15,8 @@ pivoted as (
     select
         max(value) filter (where key = 'agent_label') as agent_label,
         max(value) filter (where key = 'agent_assignee') as agent_assignee,
+        max(value) filter (where key = 'agent_labels') as agent_labels,
+        max(value) filter (where key = 'agent_assignees') as agent_assignees,
         max(value) filter (where key = 'stale_pr_days') as stale_pr_days,
         max(value) filter (where key = 'escalate_after_nudges') as escalate_after_nudges,
         max(value) filter (where key = 'direct_dispatch_below') as direct_dispatch_below,
@@ -27,7 +29,8 @@ pivoted as (
         max(value) filter (where key = 'epic_branch_max_behind') as epic_branch_max_behind,
         max(value) filter (where key = 'token_login') as token_login,
         max(value) filter (where key = 'trusted_logins') as trusted_logins,
-        max(value) filter (where key = 'trusted_associations') as trusted_associations
+        max(value) filter (where key = 'trusted_associations') as trusted_associations,
+        max(value) filter (where key = 'timezone') as timezone
     from source
 
 ),
@@ -40,8 +43,27 @@ typed as (
         lower(coalesce(nullif(trim(agent_assignee), ''), {{ default:agent_assignee }})) as agent_assignee,
         -- the own identity: '' (nobody) until a snapshot or execute has asked GitHub who the token is
         lower(coalesce(nullif(trim(token_login), ''), {{ default:token_login }})) as own_login,
+        -- the team's day boundary (an IANA zone name): usage is counted per calendar day there
+        coalesce(nullif(trim(timezone), ''), {{ default:timezone }}) as timezone,
 
         ----------  lists
+        -- how the agent back-end is recognised (common/agents.py `recognition()`): its labels and
+        -- accounts, comma-separated; a database written before these keys uses agent_label/_assignee
+        [
+            lower(trim(name))
+            for name in string_split(
+                coalesce(nullif(trim(agent_labels), ''), nullif(trim(agent_label), ''), {{ default:agent_label }}), ','
+            )
+            if trim(name) <> ''
+        ] as agent_labels,
+        [
+            lower(trim(name))
+            for name in string_split(
+                coalesce(nullif(trim(agent_assignees), ''), nullif(trim(agent_assignee), ''), {{ default:agent_assignee }}),
+                ','
+            )
+            if trim(name) <> ''
+        ] as agent_assignees,
         [
             lower(trim(name))
             for name in string_split(coalesce(trusted_logins, {{ default:trusted_logins }}), ',')

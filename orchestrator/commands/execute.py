@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from common.text import data_text
 from orchestrator.cli_common import app, console, fail, friendly, print_json, settings
-from orchestrator.text import data_text
 
 STATUS_STYLE = {"done": "green", "skipped": "yellow", "failed": "red", "refuse": "red", "would run": "cyan"}
 
@@ -24,17 +24,17 @@ def execute(
 
     Example: orchestrator execute (shows what would be done), then orchestrator execute --apply
     """
-    from orchestrator.preflight import preflight
+    from tasks.preflight import preflight
 
     configured = settings()
     if apply:  # said in seconds, before Prefect starts; a dry run sends no request at all
         preflight(configured)
 
-    from flows.execute import NoPlan
-    from flows.execute import execute as run
+    from flows.execute import execute_flow
+    from tasks.ledger import NoPlan
 
     try:
-        summary = run(configured, plan_id=plan, apply=apply)
+        summary = execute_flow(settings=configured, plan_id=plan, apply=apply)
     except NoPlan as exc:
         fail(str(exc), 1)
     if as_json:

@@ -1,20 +1,23 @@
-"""`orchestrator forecast`: when will each epic be done (P50 / P85 / P95), and `budget_forecast`.
+"""`orchestrator forecast`: when will each epic be done (P50 / P85 / P95).
 
 Registered on the shared Typer app when imported (orchestrator/cli.py imports this module).
+The forecast itself is `tasks.forecast_store` (`run_forecast`, `run_backtest`); this module parses
+the options and renders the answer. `budget_forecast` (for `orchestrator budget --forecast`) is
+`tasks.forecast_store.budget_forecast`.
 """
 
 from __future__ import annotations
 
 import sys
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from common.config import Settings
+from common.text import data_text
 from orchestrator.cli_common import app, console, fail, friendly, print_json, settings
-from orchestrator.config import Settings
-from orchestrator.text import data_text
 
 
 def _parse_epic(text: str, org: str) -> tuple[str, int]:
@@ -27,8 +30,8 @@ def _parse_epic(text: str, org: str) -> tuple[str, int]:
 
 def _settings() -> Settings:
     """The configuration; with only --db and no configuration file, the defaults (strategy's rate, no pool cap)."""
+    from common.config import ConfigError
     from orchestrator.cli_common import err, state
-    from orchestrator.config import ConfigError
 
     try:
         return settings()
@@ -43,42 +46,6 @@ def _settings() -> Settings:
 
 def _date(value: Any) -> str:
     return "beyond horizon" if value is None or value != value else str(value)
-
-
-def budget_forecast(
-    settings: Settings, days: int, rate: float | None = None, trials: int = 10_000, seed: int = 0
-) -> dict[str, Any]:
-    """Which epics complete within ``days`` at the planner's rate (or the what-if ``rate``), at P85.
-
-    Returns ``{as_of, days, until, rate, epics_done: [...], epics_not_done: [...], expected_tasks,
-    expected_tasks_done_epics, org: {p50, p85, p95, prob_done_by, beyond_horizon}, thin_history, notes}``;
-    each epic is ``{repo, epic, title, remaining_children, p85, expected_tasks}``.
-    """
-    from flows.forecast import compute_forecast, read_frames, rows_for_json
-
-    frames = read_frames(settings)
-    until = frames["as_of"].date() + timedelta(days=int(days))
-    result = compute_forecast(frames, settings, rate=rate, by_date=until, trials=trials, seed=seed)
-    fc = result["epic_forecast"]
-    within = fc["p85"].notna() & (fc["p85"].map(lambda d: d is not None and d == d and d <= until))
-    keep = ["repo", "epic", "title", "remaining_children", "p85", "prob_done_by", "expected_tasks"]
-    org = result["org"]
-    return {
-        "as_of": org["as_of"].isoformat(),
-        "days": int(days),
-        "until": until.isoformat(),
-        "rate": org["rate"],
-        "epics_done": rows_for_json(fc.loc[within, keep]),
-        "epics_not_done": rows_for_json(fc.loc[~within, keep]),
-        "expected_tasks": round(float(fc["expected_tasks"].sum()), 1),
-        "expected_tasks_done_epics": round(float(fc.loc[within, "expected_tasks"].sum()), 1),
-        "org": {
-            k: (org[k].isoformat() if hasattr(org[k], "isoformat") else org[k])
-            for k in ("p50", "p85", "p95", "prob_done_by", "beyond_horizon")
-        },
-        "thin_history": bool(org["thin_history"]),
-        "notes": result["notes"],
-    }
 
 
 def _print_table(fc, org: dict[str, Any], notes: list[str], title: str) -> None:
@@ -130,7 +97,8 @@ def _print_table(fc, org: dict[str, Any], notes: list[str], title: str) -> None:
 
 
 def _backtest(cfg: Settings, rate: float | None, as_json: bool) -> None:
-    from flows.forecast import rows_for_json, run_backtest
+    from analytics.forecast_report import rows_for_json
+    from tasks.forecast_store import run_backtest
 
     bt = run_backtest(cfg, rate=rate)
     table = bt["calibration"]
@@ -198,8 +166,8 @@ def forecast(
     Without --rate/--by it also refreshes the `epic_forecast` and `org_forecast` tables.
     Example: orchestrator forecast --epic dappcore/core#12 --rate 30 --by 2026-06-30
     """
-    from flows.forecast import charts as render
-    from flows.forecast import compute_forecast, read_frames, rows_for_json, write_forecast
+    from analytics.forecast_report import rows_for_json
+    from tasks.forecast_store import NotAnOpenEpic, run_forecast
 
     cfg = _settings()
     if backtest:
@@ -212,16 +180,11 @@ def forecast(
         except ValueError:
             fail(f"--by {by!r}: not a date (use YYYY-MM-DD)", 2)
     wanted = _parse_epic(epic, cfg.github.org) if epic else None
-    frames = read_frames(cfg)
-    result = compute_forecast(frames, cfg, rate=rate, by_date=by_date, trials=trials, seed=seed)
-    if rate is None and by_date is None and trials == 10_000 and seed == 0:
-        write_forecast(cfg, result)  # the canonical forecast; what-ifs leave the tables alone
-    fc = result["epic_forecast"]
-    if wanted:
-        fc = fc[(fc["repo"].str.lower() == wanted[0].lower()) & (fc["epic"] == wanted[1])]
-        if fc.empty:
-            fail(f"--epic {epic}: not an open epic in the latest snapshot", 1)
-    paths = render(result, charts) if charts else []
+    try:
+        result = run_forecast(cfg, rate=rate, by_date=by_date, trials=trials, seed=seed, charts_dir=charts, epic=wanted)
+    except NotAnOpenEpic:
+        fail(f"--epic {epic}: not an open epic in the latest snapshot", 1)
+    fc, paths = result["shown"], result["charts"]
     if as_json:
         print_json(rows_for_json(fc))
     else:
@@ -230,3 +193,7 @@ def forecast(
             console.print(data_text(f"charts: {len(paths)} PNG files in {Path(charts)}"))
     if as_json and paths:
         sys.stderr.write(f"charts: {len(paths)} PNG files in {charts}\n")
+
+
+# `orchestrator budget --forecast` (orchestrator/commands/plan.py) still imports it from here.
+from tasks.forecast_store import budget_forecast  # noqa: E402, F401

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import typer
 from rich.table import Table
 
+from common.text import data_text, markup_safe
 from orchestrator.cli_common import app, console, friendly, print_frame, print_json, settings
-from orchestrator.config import Settings
-from orchestrator.text import data_text, markup_safe
 
 
 def utcnow() -> datetime:
@@ -43,75 +41,6 @@ def plan(as_json: Annotated[bool, typer.Option("--json", help="print the plan su
         console.print(data_text(f"  {note}", "dim"))
 
 
-def budget_today(cfg: Settings, now: datetime) -> dict[str, Any]:
-    """Pool, used and remaining today, overall and per member, counted from the ledger."""
-    from tasks import ledger, store
-
-    with store.reader(cfg.database.path) as con:
-        used = ledger.used_today(con, cfg, now)
-    start, end = ledger.window(cfg, now)
-    members = [
-        {"login": m.login, "quota": m.quota, "used": used.get(m.login, 0),
-         "remaining": max(m.quota - used.get(m.login, 0), 0), "repos": m.repos}
-        for m in cfg.team.members
-    ]  # fmt: skip
-    pool = sum(m["quota"] for m in members)
-    spent = sum(m["used"] for m in members)
-    low, high = cfg.dispatch.daily_range
-    return {
-        "pool": pool,
-        "used": spent,
-        "remaining": max(pool - spent, 0),
-        "window_start": start.isoformat(),
-        "window_end": end.isoformat(),
-        "timezone": cfg.team.timezone,
-        "window": cfg.team.window,
-        "strategy": cfg.dispatch.strategy,
-        "strategy_range": [low, high],
-        "members": members,
-    }
-
-
-def budget_history(cfg: Settings, now: datetime, days: int) -> list[dict[str, Any]]:
-    """Tasks used per calendar day (team timezone), oldest first; unused tasks never roll over."""
-    from tasks import ledger, store
-
-    zone = ZoneInfo(cfg.team.timezone)
-    today = now.replace(tzinfo=UTC).astimezone(zone).date()
-    day_cfg = cfg.model_copy(deep=True)
-    day_cfg.team.window = "calendar_day"
-    out = []
-    with store.reader(cfg.database.path) as con:
-        for back in range(days - 1, -1, -1):
-            day = today - timedelta(days=back)
-            noon = datetime(day.year, day.month, day.day, 12, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
-            used = ledger.used_today(con, day_cfg, noon)
-            pool = cfg.team.pool
-            spent = sum(used.values())
-            per_member = {f"used_{login}": count for login, count in used.items()}
-            out.append(
-                {"date": day.isoformat(), "used": spent, "pool": pool, "unused": max(pool - spent, 0), **per_member}
-            )
-    return out
-
-
-def suggested_plan(cfg: Settings, now: datetime) -> dict[str, Any]:
-    """Today's plan computed read-only (not stored): what `plan` would dispatch now."""
-    from analytics.planning import build_plan
-    from flows.plan import configured_repos, plan_rules, read_plan_inputs
-    from tasks import store
-
-    with store.reader(cfg.database.path) as con:
-        inputs = read_plan_inputs(con, cfg, now)
-        made = build_plan(inputs, plan_rules(cfg), configured_repos(con, cfg))
-    dispatches = [
-        {"repo": a.repo, "issue": int(a.target), "member": a.member, "reason": a.reason}
-        for a in made.actions if a.action == "dispatch"
-    ]  # fmt: skip
-    return {"dispatches": dispatches, "notes": made.summary["notes"], "refill": made.summary["refill"],
-            "other_actions": {k: v for k, v in made.summary["by_action"].items() if k != "dispatch"}}  # fmt: skip
-
-
 @app.command()
 @friendly
 def budget(
@@ -127,6 +56,8 @@ def budget(
 
     Example: orchestrator budget --team --history --days 14
     """
+    from tasks.budget import budget_history, budget_today, suggested_plan
+
     cfg = settings()
     now = utcnow()
     result: dict[str, Any] = budget_today(cfg, now)
@@ -135,7 +66,7 @@ def budget(
     if show_plan:
         result["plan"] = suggested_plan(cfg, now)
     if forecast is not None:
-        from orchestrator.commands.forecast import budget_forecast
+        from tasks.forecast_store import budget_forecast
 
         result["forecast"] = budget_forecast(cfg, forecast, rate=rate)
     if as_json:

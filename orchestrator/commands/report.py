@@ -7,35 +7,23 @@ from typing import Annotated
 
 import typer
 
+from common.text import data_text
 from orchestrator.cli_common import app, console, friendly, settings
-from orchestrator.text import data_text
 
 
 def _settings():
     """The configuration; with only `--db` (e.g. after `orchestrator demo`), what the database recorded."""
+    from common.config import ConfigError
     from orchestrator.cli_common import state
-    from orchestrator.config import ConfigError, Settings
 
     try:
         return settings()
     except ConfigError:
         if not state.db or state.config:
             raise
-    from tasks.report_html import locked_reader
+    from tasks.report_html import recorded_settings
 
-    with locked_reader(state.db) as con:
-        recorded = dict(con.execute("SELECT key, value FROM run_settings").fetchall())
-    if not recorded.get("org"):
-        raise ConfigError(f"{state.db}: no configuration given and the database does not record its organisation")
-    return Settings.model_validate(
-        {
-            "github": {"org": recorded["org"]},
-            "database": {"path": state.db},
-            "agent": {"label": recorded.get("agent_label", "jules")},
-            "team": {"timezone": recorded.get("timezone", "UTC")},
-            "dispatch": {"strategy": recorded.get("strategy", "conservative")},
-        }
-    )
+    return recorded_settings(state.db)
 
 
 @app.command()

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
+from common.text import data_text
 from orchestrator.cli_common import app, console, friendly, state
-from orchestrator.text import data_text
 
 
 @app.command()

@@ -1,6 +1,0 @@
-"""A stateful GitHub REST sandbox on loopback: PyGithub talks to it exactly as to api.github.com."""
-
-from orchestrator.sandbox.server import SandboxServer, run_forever
-from orchestrator.sandbox.state import DEFAULT_TOKEN, Faults, SandboxError, SandboxState
-
-__all__ = ["DEFAULT_TOKEN", "Faults", "SandboxError", "SandboxServer", "SandboxState", "run_forever"]
