@@ -73,9 +73,16 @@ def _cap_new_issues(actions: list, limit: int) -> tuple[list, list]:
     return kept, held
 
 
+def _precedence(action: PlannedAction) -> int:
+    """An action's WRITE_PRECEDENCE; a dispatch onto a branch this plan creates ranks with the branch."""
+    waits = any(c.get("check") == "branch_present" for c in getattr(action, "precondition", []))
+    kind = "create_branch" if action.action == "dispatch" and waits else action.action
+    return WRITE_PRECEDENCE.get(kind, 5)
+
+
 def _cap_writes(actions: list, limit: int) -> tuple[list, list]:
-    """`limit` actions by WRITE_PRECEDENCE (ties in plan order), returned in plan order."""
-    ranked = sorted(range(len(actions)), key=lambda i: (WRITE_PRECEDENCE.get(actions[i].action, 5), i))
+    """`limit` actions by `_precedence` (ties in plan order), returned in plan order."""
+    ranked = sorted(range(len(actions)), key=lambda i: (_precedence(actions[i]), i))
     chosen = set(ranked[:limit])
     return [a for i, a in enumerate(actions) if i in chosen], [a for i, a in enumerate(actions) if i not in chosen]
 
@@ -87,12 +94,22 @@ def _keep_audits_open(actions: list, held: list) -> tuple[list, list]:
     return kept, [a for a in actions if a.action == "close_audit" and f"{a.repo}#{a.target}" in waiting]
 
 
+def _keep_dispatches_with_branch(actions: list, held: list) -> tuple[list, list]:
+    """No dispatch onto an epic branch whose `create_branch` was held back: it waits with it."""
+    waiting = {(a.repo, a.target) for a in held if a.action == "create_branch"}
+    stays = [a.action != "dispatch" or (a.repo, a.payload.get("branch")) not in waiting for a in actions]
+    return [a for a, ok in zip(actions, stays, strict=True) if ok], [
+        a for a, ok in zip(actions, stays, strict=True) if not ok
+    ]
+
+
 def apply_bounds(actions: list, bounds: Bounds) -> tuple[list, dict[str, Any]]:
     """The actions within the caps (same order), and what was held back by which cap."""
     kept, by_audit = _cap_per_audit(actions, bounds.new_issues_per_audit)
     kept, by_plan = _cap_new_issues(kept, bounds.new_issues_per_plan)
     kept, by_writes = _cap_writes(kept, bounds.write_actions_per_plan)
     kept, closes = _keep_audits_open(kept, by_audit + by_plan + by_writes)
+    kept, branchless = _keep_dispatches_with_branch(kept, by_writes)
     held: dict[str, Any] = {}
     if by_audit:
         audits = list(dict.fromkeys(_audit_of(a) for a in by_audit))
@@ -106,6 +123,8 @@ def apply_bounds(actions: list, bounds: Bounds) -> tuple[list, dict[str, Any]]:
             counts[a.action] = counts.get(a.action, 0) + 1
         held["max_write_actions_per_plan"] = {"limit": bounds.write_actions_per_plan, "actions": len(by_writes),
                                               "by_action": counts}  # fmt: skip
+    if branchless:
+        held["dispatches_waiting_for_branch"] = len(branchless)
     if closes:
         held["audits_left_open"] = [f"{a.repo}#{a.target}" for a in closes]
     return kept, held
@@ -127,6 +146,8 @@ def held_back_note(held: dict[str, Any]) -> str | None:
     if writes := held.get("max_write_actions_per_plan"):
         kinds = _listed([f"{n} {kind}" for kind, n in writes["by_action"].items()], most=4)
         parts.append(f"{writes['actions']} actions (max_write_actions_per_plan {writes['limit']}: {kinds})")
+    if waiting := held.get("dispatches_waiting_for_branch"):
+        parts.append(f"{waiting} dispatches (their epic branch is held back)")
     if not parts:
         return None
     note = "held back for the next plan: " + ", ".join(parts)

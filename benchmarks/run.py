@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench_snapshot", "bench_views", "bench_plan", "bench_forecast"]
+BENCHMARKS = ["bench_snapshot", "bench_views", "bench_plan", "bench_forecast", "bench_demo"]
 
 
 def main() -> int:

@@ -43,9 +43,11 @@ def snapshot(full: Annotated[bool, typer.Option(help="list everything, not just 
 
     Example: orchestrator --config orchestrator.toml snapshot
     """
+    from orchestrator.sandbox_link import connect_sandbox
     from tasks.preflight import preflight
 
     configured = settings()
+    connect_sandbox(configured, state.config)  # the demo's configuration: is its sandbox running?
     preflight(configured)  # a refused token or an unwritable database: said in seconds, before Prefect starts
 
     from rich.progress import Progress
@@ -107,14 +109,23 @@ def sql(
 def sandbox(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8765,
     seed: Annotated[int, typer.Option(help="seed of the demo organisation")] = 7,
+    state_file: Annotated[
+        Path | None, typer.Option("--state", help="serve this saved state (orchestrator-demo.sandbox.json)")
+    ] = None,
 ) -> None:
     """Run the GitHub sandbox alone (demo organisation `dappcore`), for trying things by hand.
 
-    Example: orchestrator sandbox --port 8765, then set api_url = "http://127.0.0.1:8765".
+    Example: orchestrator sandbox --state orchestrator-demo.sandbox.json (the org as `orchestrator demo` left it),
+    then orchestrator --config orchestrator-demo.toml snapshot
     """
+    from sandbox.persist import load_state
     from sandbox.server import run_forever
 
-    run_forever(port=port, seed=seed)
+    try:
+        saved = load_state(state_file) if state_file else None
+    except ValueError as exc:
+        fail(str(exc), 1)
+    run_forever(port=port, seed=seed, state=saved)
 
 
 @app.command()
@@ -122,9 +133,10 @@ def sandbox(
 def demo(
     db: Annotated[str, typer.Option(help="where the demo database goes")] = "orchestrator-demo.duckdb",
 ) -> None:
-    """Start the sandbox with the demo organisation, snapshot it and summarise the database.
+    """Start the sandbox with the demo organisation, run the loop and the forecast, and summarise.
 
-    Example: orchestrator demo, then orchestrator --db orchestrator-demo.duckdb sql "FROM repo_progress"
+    Leaves orchestrator-demo.toml (a configuration for every other command) and the sandbox's state.
+    Example: orchestrator demo, then orchestrator --config orchestrator-demo.toml sql "FROM repo_progress"
     """
     from orchestrator.demo import run_demo
 

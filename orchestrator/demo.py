@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from common.config import Settings
 from common.text import data_text
+from orchestrator.cli_common import Col, in_org, print_table
+from orchestrator.sandbox_link import STATE_SUFFIX
 from tasks import store
 
 DEMO_ORG = "dappcore"
+FORECAST_ROWS = 8  # epics in the demo's forecast table
+SANDBOX_PORT = 8765  # where the configuration the demo leaves expects `orchestrator sandbox`
 
 # `repo_progress`'s columns as the demo's table heads them.
 REPO_COLUMNS = {
@@ -26,16 +32,50 @@ ORG_FIGURES = {"count_audits": "open audits", "count_open_issues": "open issues"
                "count_ready": "ready queue"}  # fmt: skip
 
 
+def demo_config(api_url: str, db: Path) -> dict[str, Any]:
+    """The demo's configuration: every repo of the demo org, a two-person team, the default agent."""
+    return {
+        "github": {"api_url": api_url, "org": DEMO_ORG, "repos": ["*"], "seconds_between_writes": 0},
+        "database": {"path": str(db)},
+        "agent": {"label": "jules"},
+        "team": {"members": [{"login": "Snider", "quota": 300}, {"login": "bodane", "quota": 300, "repos": []}]},
+        "dispatch": {"plans_dir": str(db.parent / "plans")},
+    }
+
+
 def demo_settings(api_url: str, db: Path) -> Settings:
-    """Configuration for the sandbox: every repo of the demo org, a two-person team."""
-    return Settings.model_validate(
-        {
-            "github": {"api_url": api_url, "org": DEMO_ORG, "repos": ["*"], "seconds_between_writes": 0},
-            "database": {"path": str(db)},
-            "team": {"members": [{"login": "Snider", "quota": 300}, {"login": "bodane", "quota": 300, "repos": []}]},
-            "dispatch": {"plans_dir": str(db.parent / "plans")},
-        }
-    )
+    return Settings.model_validate(demo_config(api_url, db))
+
+
+def demo_files(db: Path) -> tuple[Path, Path]:
+    """The configuration and the sandbox state the demo leaves next to its database."""
+    return db.with_suffix(".toml"), db.with_name(db.stem + STATE_SUFFIX)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(value)  # TOML's basic strings, integers and booleans are JSON's
+
+
+def config_text(db: Path, port: int = SANDBOX_PORT) -> str:
+    """`orchestrator-demo.toml`: the demo's configuration, GitHub at the sandbox's fixed address."""
+    config = demo_config(f"http://127.0.0.1:{port}", db)
+    # Unset, so the CLI asks the sandbox at api_url (loopback only) and never sends GITHUB_TOKEN to it.
+    config["github"]["token_env"] = "ORCHESTRATOR_SANDBOX_TOKEN"
+    _, state = demo_files(db)
+    lines = [
+        "# Written by `orchestrator demo`: its organisation in the GitHub sandbox, its team and database.",
+        "# budget, plan, forecast, report and sql read the database only. snapshot and execute --apply",
+        f"# need the sandbox as the demo left it:  orchestrator sandbox --state {state} --port {port}",
+    ]
+    for section, table in config.items():
+        scalars = {k: v for k, v in table.items() if not (isinstance(v, list) and v and isinstance(v[0], dict))}
+        lines += ["", f"[{section}]", *(f"{k} = {_toml_value(v)}" for k, v in scalars.items())]
+        for key in table.keys() - scalars.keys():
+            for row in table[key]:
+                lines += ["", f"[[{section}.{key}]]", *(f"{k} = {_toml_value(v)}" for k, v in row.items())]
+    return "\n".join(lines) + "\n"
 
 
 def org_summary(db: Path) -> dict[str, int]:
@@ -50,59 +90,87 @@ def print_repo_table(db: Path, console: Console) -> None:
     with store.reader(db) as con:
         frame = con.execute(f"SELECT {', '.join(REPO_COLUMNS)} FROM repo_progress").fetchdf()
     frame = frame.rename(columns=REPO_COLUMNS).sort_values(["open", "repo"], ascending=[False, True], kind="stable")
-    table = Table(title=f"{DEMO_ORG} after the loop")
-    for column in frame.columns:
-        table.add_column(column.replace("_", " "), justify="left" if column == "repo" else "right", no_wrap=True)
-    for row in frame.itertuples(index=False):
-        table.add_row(*(data_text(value) for value in row))  # repository names are GitHub's text
+    rows = [{**row, "repo": in_org(row["repo"], DEMO_ORG)} for row in frame.to_dict("records")]
     totals = frame.drop(columns="repo").sum()
-    table.add_row("[bold]total[/]", *(f"[bold]{int(v)}[/]" for v in totals))
-    console.print(table)
+    rows.append({"repo": Text("total", "bold"), **{k: Text(str(int(v)), "bold") for k, v in totals.items()}})
+    columns = [Col("repo", wide=True), *(Col(name, justify="right") for name in frame.columns if name != "repo")]
+    print_table(rows, columns, f"{DEMO_ORG} after the loop", out=console)
 
 
 def run_demo(db: Path, console: Console) -> None:
-    """sandbox -> snapshot -> plan -> execute --apply -> snapshot -> report, with before and after."""
-    from flows.execute import execute
-    from flows.plan import plan_flow
-    from flows.snapshot import snapshot
-    from sandbox.server import SandboxServer
-    from tasks.budget import budget_today
+    """sandbox -> snapshot -> plan -> execute --apply -> snapshot -> forecast -> report, with before and after;
+    leaves the database, its configuration and the sandbox's state for the commands to try next."""
+    from sandbox.persist import save_state
 
+    config, state_file = demo_files(db)
     for stale in (db, Path(f"{db}.wal")):
         stale.unlink(missing_ok=True)  # the sandbox is seeded afresh, so is the demo database
     began = time.monotonic()
-    with SandboxServer(port=0, seed=7) as server:
+    with _start_sandbox() as server:
         console.print(f"GitHub sandbox with the demo organisation [bold]{DEMO_ORG}[/] at {server.url}")
         settings = demo_settings(server.url, db)
-        first = snapshot(settings)
-        console.print(f"1. snapshot: {len(first['repos'])} repos, {first['requests']} requests")
-        before = org_summary(db)
-        done: dict[str, dict[str, int]] = {}
-        # Two rounds, as the morning and midday cadence would: Stage 2 (epics) and closing the
-        # audits need the issues Stage 1 created, which the next snapshot sees.
-        for round_ in (1, 2):
-            plan = plan_flow(settings=settings)
-            result = execute(settings, plan_id=plan["plan_id"], apply=True)
-            for name, counts in result["by_action"].items():
-                done[name] = {k: done.get(name, {}).get(k, 0) + v for k, v in counts.items()}
-            again = snapshot(settings)
-            console.print(
-                f"{round_ + 1}. plan {plan['plan_id']}: {plan['count_actions']} actions, {plan['cost']} tasks; "
-                f"execute --apply: {result['by_status']}; snapshot: {again['versions_added']} new versions"
-            )
-        writes = sum(1 for entry in server.state.request_log if entry["method"] != "GET")
-        console.print(f"   {writes} writes to GitHub in all")
-        after = org_summary(db)
-        report = _report(settings, console)
+        before, done, after = _loop(settings, server, console)
+        save_state(server.state, state_file)
+    config.write_text(config_text(db), encoding="utf-8")
+    forecast = _forecast(settings, console)
+    report = _report(settings, console)
+    _print_outcome(settings, before, after, done, console)
+    print_repo_table(db, console)
+    print_forecast(forecast, console)
+    if report:
+        console.print(data_text(f"report: {report}"))
+    console.print(f"done in {time.monotonic() - began:.0f} s.")
+    print_next_steps(config, state_file, console)
+
+
+def _start_sandbox() -> Any:
+    """The sandbox at the address the configuration names (its data's URLs then match when it is
+    brought back there), or on any free port when that one is taken."""
+    from sandbox.server import SandboxServer
+
+    try:
+        return SandboxServer(port=SANDBOX_PORT, seed=7).start()
+    except OSError:
+        return SandboxServer(port=0, seed=7).start()
+
+
+def _loop(settings: Settings, server: Any, console: Console) -> tuple[dict, dict, dict]:
+    """Snapshot, then two rounds of plan, execute --apply and snapshot: the org before, what was done, after."""
+    from flows.execute import execute
+    from flows.plan import plan_flow
+    from flows.snapshot import snapshot
+
+    db = Path(settings.database.path)
+    first = snapshot(settings)
+    console.print(f"1. snapshot: {len(first['repos'])} repos, {first['requests']} requests")
+    before = org_summary(db)
+    done: dict[str, dict[str, int]] = {}
+    # Two rounds, as the morning and midday cadence would: Stage 2 (epics) and closing the
+    # audits need the issues Stage 1 created, which the next snapshot sees.
+    for round_ in (1, 2):
+        plan = plan_flow(settings=settings)
+        result = execute(settings, plan_id=plan["plan_id"], apply=True)
+        for name, counts in result["by_action"].items():
+            done[name] = {k: done.get(name, {}).get(k, 0) + v for k, v in counts.items()}
+        again = snapshot(settings)
+        console.print(
+            f"{round_ + 1}. plan {plan['plan_id']}: {plan['count_actions']} actions, {plan['cost']} tasks; "
+            f"execute --apply: {result['by_status']}; snapshot: {again['versions_added']} new versions"
+        )
+    writes = sum(1 for entry in server.state.request_log if entry["method"] != "GET")
+    console.print(f"   {writes} writes to GitHub in all")
+    return before, done, org_summary(db)
+
+
+def _print_outcome(settings: Settings, before: dict, after: dict, done: dict, console: Console) -> None:
+    """The org's figures before and after, what each kind of action did, the day's budget."""
+    from tasks.budget import budget_today
+
     by_action = {name: counts.get("done", 0) for name, counts in done.items()}
     budget = budget_today(settings, datetime.now(UTC).replace(tzinfo=None))
-    table = Table(title="what the loop did")
-    table.add_column("")
-    table.add_column("before", justify="right")
-    table.add_column("after", justify="right")
-    for key in before:
-        table.add_row(key, str(before[key]), str(after[key]))
-    console.print(table)
+    rows = [{"": key, "before": before[key], "after": after[key]} for key in before]
+    columns = [Col(""), Col("before", justify="right"), Col("after", justify="right")]
+    print_table(rows, columns, "what the loop did", out=console)
     console.print(
         f"audits closed {by_action.get('close_audit', 0)}, issues created {by_action.get('create_issue', 0)}"
         f" (+{by_action.get('create_framework_issue', 0)} framework), epics created {by_action.get('create_epic', 0)},"
@@ -111,13 +179,58 @@ def run_demo(db: Path, console: Console) -> None:
         f" PRs nudged {by_action.get('nudge_pr', 0)}, escalated {by_action.get('escalate_pr', 0)}"
     )
     console.print(f"budget: {budget['used']} of {budget['pool']} tasks used today, {budget['remaining']} left")
-    print_repo_table(db, console)
-    if report:
-        console.print(data_text(f"report: {report}"))
+
+
+def _forecast(settings: Settings, console: Console) -> dict[str, Any]:
+    """The canonical forecast (stored in `epic_forecast` / `org_forecast`, so the report shows it)."""
+    from tasks.forecast_store import run_forecast
+
+    result = run_forecast(settings)
+    console.print(f"{len(result['epic_forecast'])} open epics forecast, as of {result['org']['as_of']}")
+    return result
+
+
+def _when(value: Any) -> str:
+    return "beyond horizon" if value is None or value != value else str(value)
+
+
+def print_forecast(result: dict[str, Any], console: Console, shown: int = FORECAST_ROWS) -> None:
+    """Each open epic's P50 and P85 (the latest first, at most `shown`), then the org's "all done by"."""
+    frame = result["epic_forecast"]
+    org = result["org"]
+    ordered = frame.sort_values(["p85", "repo", "epic"], ascending=[False, True, True], na_position="first")
+    rows = [
+        {"epic": in_org(row.repo, DEMO_ORG, row.epic), "children left": row.remaining_children,
+         "P50": _when(row.p50), "P85": _when(row.p85)}
+        for row in ordered.head(shown).itertuples(index=False)
+    ]  # fmt: skip
+    columns = [Col("epic", wide=True), Col("children left", justify="right"), Col("P50"), Col("P85")]
+    print_table(rows, columns, f"when the open epics of {DEMO_ORG} are done", out=console)
+    if len(frame) > shown:
+        console.print(data_text(f"the {shown} latest of {len(frame)}; all: orchestrator forecast"))
     console.print(
-        f"done in {time.monotonic() - began:.0f} s. Query it: "
-        f'orchestrator --db {db} sql "SELECT * FROM phase_readiness"'
+        f"all {org['open_epics']} open epics done by: P50 {_when(org['p50'])}, P85 {_when(org['p85'])} "
+        f"at {org['rate']:g} tasks a day",
+        highlight=False,
     )
+
+
+def print_next_steps(config: Path, state_file: Path, console: Console) -> None:
+    """The commands to try on what the demo left: its database, configuration and sandbox state."""
+    use = f"orchestrator --config {config}"
+    lines = [
+        f"Next, on the database and configuration the demo left ({config}):",
+        f"  {use} budget --team",
+        f"  {use} plan",
+        f"  {use} forecast",
+        f"  {use} report",
+        f'  {use} sql "SELECT * FROM phase_readiness"',
+        "The sandbox stopped with the demo. For snapshot and execute --apply, bring the org",
+        "back as the demo left it, in another terminal:",
+        f"  orchestrator sandbox --state {state_file}",
+    ]
+    for line in lines:
+        console.print(data_text(line), soft_wrap=True)  # paths are the user's: data, not markup
 
 
 def _report(settings: Settings, console: Console) -> str | None:

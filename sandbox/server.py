@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -147,14 +148,18 @@ class SandboxServer:
         self.stop()
 
 
-def run_forever(port: int = 8765, seed: int = 7, demo: bool = True) -> None:
-    """Serve the sandbox until Ctrl-C, printing the URL and token to use (for `orchestrator sandbox`)."""
-    server = SandboxServer(port=port, seed=seed, demo=demo).start()
-    print(f"GitHub sandbox listening on {server.url}")
+def run_forever(port: int = 8765, seed: int = 7, demo: bool = True, state: SandboxState | None = None) -> None:
+    """Serve the sandbox until Ctrl-C, printing the URL and token to use (for `orchestrator sandbox`).
+
+    With `state` (e.g. `sandbox.persist.load_state`) it answers from that state instead of a fresh seed.
+    """
+    server = SandboxServer(port=port, seed=seed, demo=demo, state=state).start()
+    print(f"GitHub sandbox listening on {server.url}", flush=True)
     print(f"  token: {server.token}   (Authorization: token {server.token})")
-    print(f"  orchestrator: api_url = \"{server.url}\" and export GITHUB_TOKEN={server.token}")
+    print(f"  orchestrator: api_url = \"{server.url}\" (no token needed: the CLI asks /_sandbox/identity)")
     print(f"  try:   curl -H 'Authorization: token {server.token}' {server.url}/orgs/dappcore/repos")
     print("  admin: GET /_sandbox/requests, POST /_sandbox/faults, POST /_sandbox/reset   (Ctrl-C to stop)")
+    sys.stdout.flush()
     try:
         while server._thread is not None and server._thread.is_alive():
             time.sleep(0.5)

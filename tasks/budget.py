@@ -75,5 +75,6 @@ def suggested_plan(cfg: Settings, now: datetime) -> dict[str, Any]:
         {"repo": a.repo, "issue": int(a.target), "member": a.member, "reason": a.reason}
         for a in made.actions if a.action == "dispatch"
     ]  # fmt: skip
-    return {"dispatches": dispatches, "notes": made.summary["notes"], "refill": made.summary["refill"],
+    return {"dispatches": dispatches, "not_dispatched": made.summary["not_dispatched"],
+            "notes": made.summary["notes"], "refill": made.summary["refill"],
             "other_actions": {k: v for k, v in made.summary["by_action"].items() if k != "dispatch"}}  # fmt: skip

@@ -86,7 +86,7 @@ def _draw(
         if note:
             ax.text(0.01, 0.97, note, transform=ax.transAxes, fontsize=7, va="top", color="tab:red")
         ax.legend(loc="upper left", fontsize=7, bbox_to_anchor=(0.0, 0.9))
-        fig.autofmt_xdate()
+        date_axis(ax)
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
@@ -214,15 +214,60 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def burnup_chart(data: ReportData) -> bytes | None:
-    """Small multiples: per open epic, children closed over time against its scope."""
-    frame = data.burnup
-    if frame.empty:
-        return None
-    open_epics = data.epics[data.epics["is_open"].fillna(False).astype(bool)] if not data.epics.empty else data.epics
-    keys = [(r.repo, int(r.epic)) for r in open_epics.head(BURNUP_EPICS).itertuples()] or [
-        (r.repo, int(r.epic)) for r in data.epics.head(BURNUP_EPICS).itertuples()
-    ]
+def date_axis(ax: Any) -> None:
+    """Dates on the x axis that read as dates at any span (`Mar`, `08`, `2026-03`), never `15:48.000000`."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=True))
+
+
+def burnup_epics(burnup: pd.DataFrame, epics: pd.DataFrame, count: int = BURNUP_EPICS) -> list[tuple[str, int]]:
+    """The epics whose burn-up tells something: the longest history (first child opened to the last
+    child opened or closed; under a day only when no epic has more), then the most children; in progress
+    and finished half each when both exist."""
+    if burnup.empty:
+        return []
+    frame = burnup.assign(
+        opened=pd.to_datetime(burnup["created_at"], errors="coerce"),
+        closed=pd.to_datetime(burnup["closed_at"], errors="coerce"),
+    )
+    spans = frame.groupby(["repo", "epic"]).agg(
+        first=("opened", "min"),
+        last_opened=("opened", "max"),
+        last_closed=("closed", "max"),
+        children=("child", "size"),
+    )
+    spans["days"] = (spans[["last_opened", "last_closed"]].max(axis=1) - spans["first"]).dt.total_seconds() / 86400
+    spans = spans.dropna(subset=["days"]).reset_index()
+    if (spans["days"] >= 1).any():  # an epic opened seconds ago has no line to draw yet
+        spans = spans[spans["days"] >= 1]
+    state = {(r.repo, int(r.epic)): bool(r.is_open) for r in epics.itertuples()} if not epics.empty else {}
+    spans["is_open"] = [state.get((r, int(e)), True) for r, e in zip(spans["repo"], spans["epic"], strict=True)]
+    ranked = spans.sort_values(["days", "children", "repo", "epic"], ascending=[False, False, True, True])
+    keys = [(r.repo, int(r.epic), r.is_open) for r in ranked.itertuples()]
+    going, done = [k for k in keys if k[2]], [k for k in keys if not k[2]]
+    half = count // 2
+    chosen = going[: max(half, count - len(done))] + done[: max(half, count - len(going))]
+    return [(repo, epic) for repo, epic, _ in chosen[:count]]
+
+
+def _burnup_lines(ax: Any, children: pd.DataFrame) -> None:
+    """Scope (children opened) and closed children over time, both carried to the epic's last event."""
+    opened = pd.to_datetime(children["created_at"], errors="coerce").dropna().sort_values()
+    closed = pd.to_datetime(children.loc[children["state"] == "closed", "closed_at"], errors="coerce")
+    closed = closed.dropna().sort_values()
+    last = max([*opened.tail(1), *closed.tail(1)])
+    for times, label, style in ((opened, "scope", {"color": "#888"}), (closed, "closed", {"color": "#2a7", "lw": 2})):
+        xs = [opened.iloc[0], *times, last]
+        ys = [0, *range(1, len(times) + 1), len(times)]
+        ax.step(xs, ys, where="post", label=label, **style)
+
+
+def burnup_figure(data: ReportData) -> Any | None:
+    """The burn-up's matplotlib figure (`burnup_epics`' choice, one panel each), not yet saved."""
+    keys = burnup_epics(data.burnup, data.epics)
     if not keys:
         return None
     plt = _pyplot()
@@ -231,30 +276,27 @@ def burnup_chart(data: ReportData) -> bytes | None:
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
     for ax in axes.flat[len(keys) :]:
         ax.set_visible(False)
+    state = {(r.repo, int(r.epic)): bool(r.is_open) for r in data.epics.itertuples()} if not data.epics.empty else {}
     for ax, (repo, epic) in zip(axes.flat, keys, strict=False):
-        children = frame[(frame["repo"] == repo) & (frame["epic"] == epic)]
-        created = pd.to_datetime(children["created_at"], errors="coerce").dropna().sort_values()
-        closed = (
-            pd.to_datetime(children.loc[children["state"] == "closed", "closed_at"], errors="coerce")
-            .dropna()
-            .sort_values()
-        )
-        if not created.empty:
-            ax.step(created, range(1, len(created) + 1), where="post", color="#888", label="scope")
-        if not closed.empty:
-            ax.step(closed, range(1, len(closed) + 1), where="post", color="#2a7", label="closed", lw=2)
-        ax.set_title(f"{repo}#{epic}", fontsize=9)
+        children = data.burnup[(data.burnup["repo"] == repo) & (data.burnup["epic"] == epic)]
+        _burnup_lines(ax, children)
+        ax.set_title(f"{repo}#{epic}" + ("" if state.get((repo, epic), True) else " (closed)"), fontsize=9)
         ax.set_ylim(0, max(len(children), 1) + 0.5)
         ax.tick_params(labelsize=7)
-        for label in ax.get_xticklabels():
-            label.set_rotation(30)
+        date_axis(ax)
     axes.flat[0].legend(fontsize=7, loc="upper left")
     fig.suptitle("Epic burn-up: children closed vs scope", fontsize=11)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def forecast_fan(data: ReportData) -> bytes | None:
+def burnup_chart(data: ReportData) -> bytes | None:
+    """Small multiples: per epic with history, children closed over time against its scope."""
+    fig = burnup_figure(data)
+    return None if fig is None else _png(fig)
+
+
+def forecast_figure(data: ReportData) -> Any | None:
     """Per epic, the span from today to its P50 / P85 / P95 completion date (from `epic_forecast`)."""
     frame = data.forecast
     if frame.empty or not {"p50", "p85", "p95"} <= set(frame.columns):
@@ -271,19 +313,25 @@ def forecast_fan(data: ReportData) -> bytes | None:
     start = pd.Timestamp(today_in(data.timezone, data.generated_at))
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(frame) + 1.2))
     labels = [f"{r.repo}#{int(r.epic)}" for r in frame.itertuples()]
-    y = range(len(frame))
+    y = list(range(len(frame)))
     end95 = frame["p95"].fillna(frame["p85"]).fillna(frame["p50"])
     end85 = frame["p85"].fillna(frame["p50"])
-    ax.barh(y, (end95 - start).dt.days, left=start, color="#cfe3f7", label="P95")
-    ax.barh(y, (end85 - start).dt.days, left=start, color="#8dbbe8", label="P85")
-    ax.barh(y, (frame["p50"] - start).dt.days, left=start, color="#3a7dc9", label="P50")
-    ax.set_yticks(list(y), labels, fontsize=8)
+    for end, color, label in ((end95, "#cfe3f7", "P95"), (end85, "#8dbbe8", "P85"), (frame["p50"], "#3a7dc9", "P50")):
+        ax.barh(y, (end - start).dt.total_seconds() / 86400, left=start, color=color, label=label)
+    ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
+    ax.xaxis_date()
+    date_axis(ax)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("Forecast fan: completion dates (P50 / P85 / P95)", fontsize=11)
-    fig.autofmt_xdate()
     fig.tight_layout()
-    return _png(fig)
+    return fig
+
+
+def forecast_fan(data: ReportData) -> bytes | None:
+    """The forecast fan as PNG bytes (`forecast_figure`)."""
+    fig = forecast_figure(data)
+    return None if fig is None else _png(fig)
 
 
 def budget_chart(data: ReportData) -> bytes | None:

@@ -31,8 +31,12 @@ PLAN_FRAMES: dict[str, tuple[str, str, str]] = {
         "proposal_id IS NOT NULL",
     ),  # fmt: skip
     "epics": ("plan_epics", "*", ""),
-    "children": ("epic_children", "repo, epic, child, child_state, has_parent_comment, is_closed_not_ticked", ""),
-    "ready": ("ready_queue", "repo, number, epic, phase, severity, queue_position", ""),
+    "children": (
+        "epic_children",
+        "repo, epic, child, phase, child_state, has_parent_comment, is_closed_not_ticked, is_dispatched, has_open_pr",
+        "",
+    ),  # fmt: skip
+    "ready": ("ready_queue", "repo, number, epic, phase, severity, queue_position, has_open_dependencies", ""),
     "stuck": ("plan_stuck_prs", "*", ""),
     "tiers": ("repo_tiers", "repo, rank", ""),
     "open_pr_heads": ("pull_requests", "repo, number, head_ref, state, merged", "head_ref LIKE 'epic/%'"),

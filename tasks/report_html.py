@@ -320,7 +320,11 @@ def _num(value: Any) -> str:
 
 
 def _txt(value: Any) -> str:
-    return "" if value is None or _isna(value) else str(value)
+    if value is None or _isna(value):
+        return ""
+    if hasattr(value, "hour") and (value.hour, value.minute, value.second) == (0, 0, 0):
+        return value.strftime("%Y-%m-%d")  # a forecast date read back as a midnight timestamp
+    return str(value)
 
 
 def _pct(done: Any, total: Any) -> int:

@@ -45,6 +45,12 @@ def test_plan_command_writes_plan_actions_with_the_contract_columns(sandbox, set
     assert actions["reason"].str.len().min() > 10
     document = json.loads(next((tmp_path / "plans").glob("*.json")).read_text())
     assert document["plan_id"] == plans["plan_id"][0] and len(document["actions"]) == len(actions)
+    from common.not_dispatched import not_dispatched_lines
+
+    reasons = document["summary"]["not_dispatched"]
+    assert reasons and all(count > 0 for count in reasons.values())  # the demo always leaves later phases waiting
+    for line in not_dispatched_lines(reasons):
+        assert line in result.stdout
 
 
 def test_plan_follows_the_runbook_on_the_demo_org(sandbox, settings):
@@ -65,8 +71,15 @@ def test_plan_follows_the_runbook_on_the_demo_org(sandbox, settings):
     assert list(merged["severity_rank"]) == sorted(merged["severity_rank"])
     payload = json.loads(dispatches["payload"].iloc[0])
     assert payload["comment"].startswith("Target branch: `epic/") and payload["label"] == "jules"
-    # a dispatch never goes to a child of an epic whose branch does not exist yet
-    assert "280" not in set(dispatches["target"]) and "284" not in set(dispatches["target"])
+    # a child of an epic whose branch does not exist yet goes after the plan's create_branch, waiting for it
+    for child in ("280", "284"):
+        (row,) = dispatches[dispatches["target"] == child].itertuples()
+        branch = json.loads(row.payload)["branch"]
+        assert {"check": "branch_present", "branch": branch} in json.loads(row.precondition)
+        (made,) = actions[(actions["action"] == "create_branch") & (actions["target"] == branch)].itertuples()
+        assert made.seq < row.seq
+    others = dispatches[~dispatches["target"].isin(["280", "284"])]
+    assert all("branch_present" not in p for p in others["precondition"])
 
 
 def test_a_person_adding_the_agent_label_spends_quota(sandbox, settings, tmp_path):

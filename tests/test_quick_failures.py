@@ -4,9 +4,11 @@ leave no empty database behind."""
 
 from __future__ import annotations
 
+import http.server
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -99,20 +101,44 @@ def test_execute_reports_a_401_from_who_am_i_without_retries(sandbox, settings, 
     assert [r["path"] for r in sandbox.state.request_log] == ["/user"]
 
 
-def test_a_missing_token_is_an_error_even_against_a_loopback_url(sandbox, tmp_path):
-    config = config_file(tmp_path, sandbox.url, tmp_path / "orchestrator.duckdb")
+class NotTheSandbox(http.server.BaseHTTPRequestHandler):
+    """A loopback server that is not the sandbox (a tunnel to a real GitHub, say): 404 for everything."""
+
+    seen: list[tuple[str, str | None]] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        body = b'{"message": "Not Found"}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_missing_token_is_an_error_against_a_loopback_url_that_is_not_the_sandbox(tmp_path):
+    # Only a sandbox answering `GET /_sandbox/identity` stands in for a missing token (README "Configuration").
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotTheSandbox)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    config = config_file(tmp_path, url, tmp_path / "orchestrator.duckdb")
     env = {k: v for k, v in os.environ.items() if k != SANDBOX_URL_ENV}  # a sandbox this command did not start
-    sandbox.state.request_log.clear()
     began = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli", "--config", str(config), "snapshot"],
-        cwd=tmp_path, env={**env, "GITHUB_TOKEN": "", "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=300,
-    )  # fmt: skip
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestrator.cli", "--config", str(config), "snapshot"],
+            cwd=tmp_path, env={**env, "GITHUB_TOKEN": "", "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
     assert done.returncode == 2, done.stderr
     assert "github.token_env: environment variable GITHUB_TOKEN is not set" in one_line(done.stderr)
     assert "GITHUB_TOKEN=sandbox-token" in done.stderr  # the way to use `orchestrator sandbox`
-    assert sandbox.state.request_log == []  # nothing was sent, not even the sandbox's token
+    assert NotTheSandbox.seen == [("/_sandbox/identity", None)]  # asked, without a token; nothing else sent
     assert not (tmp_path / "orchestrator.duckdb").exists()
     print(f"\nmissing token reported in {time.monotonic() - began:.1f} s")
 

@@ -242,3 +242,18 @@ def test_report_renders_in_headless_chromium_without_console_errors(demo_report)
     assert shown["images"] and all(width > 0 for _, width in shown["images"]), shown["images"]
     assert shown["injected"] == 0
     assert screenshot.stat().st_size > 10_000
+
+
+def test_burnup_draws_the_demo_epics_with_weeks_of_history_finished_and_in_progress(demo_report):
+    import pandas as pd
+
+    from tasks.charts import burnup_epics
+
+    _, data, _ = demo_report
+    chosen = burnup_epics(data.burnup, data.epics)
+    state = {(r.repo, int(r.epic)): bool(r.is_open) for r in data.epics.itertuples()}
+    assert {state[key] for key in chosen} == {True, False}  # in progress and finished
+    for repo, epic in chosen:
+        children = data.burnup[(data.burnup["repo"] == repo) & (data.burnup["epic"] == epic)]
+        times = pd.concat([pd.to_datetime(children["created_at"]), pd.to_datetime(children["closed_at"])]).dropna()
+        assert times.max() - times.min() > pd.Timedelta(days=1), (repo, epic)

@@ -74,7 +74,14 @@ def _bounded_dispatch_summary(summary: dict[str, Any], actions: list[Action], he
         per_repo[a.repo] = per_repo.get(a.repo, 0) + 1
     note = held_back_note(held)
     notes = [*summary["notes"], note] if note else summary["notes"]
-    return {**summary, "dispatched": len(dispatched), "per_repo": per_repo, "notes": notes}
+    skipped = dict(summary["not_dispatched"])
+    for code, count in (
+        ("held_back", held.get("max_write_actions_per_plan", {}).get("by_action", {}).get("dispatch", 0)),
+        ("waiting_for_branch", held.get("dispatches_waiting_for_branch", 0)),
+    ):
+        if count:
+            skipped[code] = skipped.get(code, 0) + count
+    return {**summary, "dispatched": len(dispatched), "per_repo": per_repo, "notes": notes, "not_dispatched": skipped}
 
 
 def _natural(target: str) -> tuple[int, str]:

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from analytics.planning.model import SEVERITY_RANK, Action, Member, PlanInputs, PlanRules, rows, target_branch_comment
+from analytics.planning.model import (
+    SEVERITY_RANK,
+    Action,
+    Member,
+    PlanInputs,
+    PlanRules,
+    new_epic_branches,
+    rows,
+    target_branch_comment,
+)
 
 
 def daily_target(rules: PlanRules, members: list[Member], now_local: datetime) -> tuple[int, list[str]]:
@@ -19,18 +28,24 @@ def daily_target(rules: PlanRules, members: list[Member], now_local: datetime) -
     low, high = rules.daily_range
     pool = sum(m.quota for m in members)
     used = sum(m.used for m in members)
-    share = used / pool if pool else 1.0
     notes = [f"strategy range {low}-{high} tasks a day; pool {pool}, used today {used}"]
     target = low
     if now_local.hour >= rules.morning_ends_hour and used < rules.raise_below_share * high:
         target = high
         notes.append(f"less than {rules.raise_below_share:.0%} of the day's rate used by midday: raised to {high}")
-    if now_local.hour < rules.morning_ends_hour and share > rules.throttle_above_share:
+    if _throttled(rules, members, now_local):
         notes.append(
             f"more than {rules.throttle_above_share:.0%} of the pool used by morning: throttled, unsticking only"
         )
         return 0, notes
     return max(min(target - used, pool - used), 0), notes
+
+
+def _throttled(rules: PlanRules, members: list[Member], now_local: datetime) -> bool:
+    """Morning, and more than `throttle_above_share` of the pool already used: unsticking only."""
+    pool = sum(m.quota for m in members)
+    share = sum(m.used for m in members) / pool if pool else 1.0
+    return now_local.hour < rules.morning_ends_hour and share > rules.throttle_above_share
 
 
 @dataclass
@@ -43,6 +58,8 @@ class DispatchRound:
     per_repo: dict[str, int]  # today's tasks per repo, this plan's included
     planned: dict[str, int] = field(default_factory=dict)  # this plan's tasks per repo
     actions: list[Action] = field(default_factory=list)
+    new_branches: dict[tuple[str, int], str] = field(default_factory=dict)  # created by this plan
+    skipped: dict[str, int] = field(default_factory=dict)  # ready issues left out, per NOT_DISPATCHED code
 
     def member_for(self, repo: str) -> Member | None:
         """The member covering `repo` with the most tasks left (ties by login)."""
@@ -54,22 +71,36 @@ class DispatchRound:
         self.per_repo[repo] = self.per_repo.get(repo, 0) + 1
         self.planned[repo] = self.planned.get(repo, 0) + 1
 
+    def skip(self, code: str, count: int = 1) -> None:
+        if count:
+            self.skipped[code] = self.skipped.get(code, 0) + count
+
 
 def dispatch_actions(
     inputs: PlanInputs, rules: PlanRules, repos: set[str], default_branch: dict[str, str]
 ) -> tuple[list[Action], dict[str, Any]]:
-    """Dispatch the ready queue in order, within the budget, the repo share and the in-flight cap."""
+    """Dispatch the ready queue in order, within the budget, the repo share and the in-flight cap;
+    count why each ready issue left out was (`summary["not_dispatched"]`, common/not_dispatched.py)."""
     members = [Member(m.login, m.quota, list(m.repos), m.used) for m in inputs.members]
-    target, notes = _in_flight_target(rules, inputs, *daily_target(rules, members, inputs.now_local))
+    day_target, notes = daily_target(rules, members, inputs.now_local)
+    target, notes = _in_flight_target(rules, inputs, day_target, notes)
+    stop = "throttled" if _throttled(rules, members, inputs.now_local) else (
+        "in_flight_cap" if target < day_target else "budget_spent"
+    )  # fmt: skip
     queue = _ready_queue(inputs, repos)
     cap = _repo_cap(rules, members, target, {q["repo"] for q in queue}, notes)
     epic_branch = {
         (e["repo"], int(e["epic"])): e.get("branch") for e in rows(inputs.epics) if e.get("is_branch_present")
     }
-    round_ = DispatchRound(members, cap, epic_branch, dict(inputs.used_by_repo))
+    round_ = DispatchRound(members, cap, epic_branch, dict(inputs.used_by_repo),
+                           new_branches=new_epic_branches(inputs.epics, repos))  # fmt: skip
+    round_.skip("already_planned", _count_already_planned(inputs, repos))
+    round_.skip("phase_not_reached", _count_later_phases(inputs, repos))
     for ready in queue:
         if len(round_.actions) >= target:
-            break
+            late = stop == "budget_spent" and ready.get("has_open_dependencies")
+            round_.skip("dependency_open" if late else stop)
+            continue
         action = _dispatch_one(round_, rules, ready, default_branch)
         if action is not None:
             round_.actions.append(action)
@@ -81,6 +112,7 @@ def dispatch_actions(
         "repo_cap": cap,
         "notes": notes,
         "quota_exhausted": all(m.left == 0 for m in members),
+        "not_dispatched": round_.skipped,
     }
     return round_.actions, summary
 
@@ -107,6 +139,27 @@ def _ready_queue(inputs: PlanInputs, repos: set[str]) -> list[dict[str, Any]]:
     return queue
 
 
+def _count_already_planned(inputs: PlanInputs, repos: set[str]) -> int:
+    """Ready issues of `repos` that a plan not yet carried out dispatches."""
+    return sum(q["repo"] in repos and (q["repo"], int(q["number"])) in inputs.recently_planned
+               for q in rows(inputs.ready))  # fmt: skip
+
+
+def _count_later_phases(inputs: PlanInputs, repos: set[str]) -> int:
+    """Open children of open epics of `repos`, not with an agent, in a phase after the epic's current one."""
+    open_epics = {(e["repo"], int(e["epic"])) for e in rows(inputs.epics) if e.get("is_open")}
+    waiting: dict[tuple[str, int], list[int]] = {}
+    current: dict[tuple[str, int], int] = {}
+    for child in rows(inputs.children):
+        key = (child["repo"], int(child["epic"]))
+        if child.get("phase") is None or child.get("child_state") != "open" or key not in open_epics:
+            continue
+        current[key] = min(current.get(key, int(child["phase"])), int(child["phase"]))
+        if child["repo"] in repos and not child.get("is_dispatched") and not child.get("has_open_pr"):
+            waiting.setdefault(key, []).append(int(child["phase"]))
+    return sum(phase > current[key] for key, phases in waiting.items() for phase in phases)
+
+
 def _repo_cap(rules: PlanRules, members: list[Member], target: int, repos_with_work: set[str], notes: list[str]) -> int:
     """Tasks one repo may take today (`max_repo_share` of the day's total)."""
     # The share is of the day, not of this plan: today's earlier dispatches count against it.
@@ -117,22 +170,41 @@ def _repo_cap(rules: PlanRules, members: list[Member], target: int, repos_with_w
     return cap
 
 
+def _target_branch(round_: DispatchRound, ready: dict[str, Any], default_branch: dict[str, str]) -> str | None:
+    """The branch a ready issue's work goes to: its repo's default branch, else its epic's branch
+    (existing, or created earlier in this plan); None while the epic has neither."""
+    repo, epic = ready["repo"], ready.get("epic")
+    if epic is None:
+        return default_branch.get(repo) or "main"
+    key = (repo, int(epic))
+    return round_.epic_branch.get(key) or round_.new_branches.get(key)
+
+
 def _dispatch_one(
     round_: DispatchRound, rules: PlanRules, ready: dict[str, Any], default_branch: dict[str, str]
 ) -> Action | None:
-    """The dispatch of one ready issue, or None when its repo is at its cap, nobody's quota covers
-    it, or its epic's branch does not exist yet (created first; its children go in the next plan)."""
-    repo, number = ready["repo"], int(ready["number"])
+    """The dispatch of one ready issue, or None (its reason counted) when its repo is at its cap,
+    nobody's quota covers it, or its epic's branch neither exists nor is created by this plan."""
+    repo = ready["repo"]
     if round_.per_repo.get(repo, 0) >= round_.cap:
-        return None
+        return round_.skip("repo_share")
     member = round_.member_for(repo)
     if member is None:
-        return None
-    epic = None if ready.get("epic") is None else int(ready["epic"])
-    branch = default_branch.get(repo) or "main" if epic is None else round_.epic_branch.get((repo, epic))
+        covered = any(m.covers(repo) for m in round_.members)
+        return round_.skip("member_quota" if covered else "no_member")
+    branch = _target_branch(round_, ready, default_branch)
     if branch is None:
-        return None
+        return round_.skip("waiting_for_branch")
     round_.spend(member, repo)
+    epic = None if ready.get("epic") is None else int(ready["epic"])
+    new_branch = epic is not None and round_.epic_branch.get((repo, epic)) is None
+    return _dispatch(rules, ready, member, branch, new_branch)
+
+
+def _dispatch(rules: PlanRules, ready: dict[str, Any], member: Member, branch: str, new_branch: bool) -> Action:
+    """The dispatch action; onto a branch this plan creates, it waits for the branch (`branch_present`)."""
+    repo, number = ready["repo"], int(ready["number"])
+    epic = None if ready.get("epic") is None else int(ready["epic"])
     agent = rules.backend()
     severity = ready.get("severity") or "medium"
     reason = (
@@ -140,6 +212,9 @@ def _dispatch_one(
         if epic is not None
         else f"#{number} ({severity}) is ready for direct dispatch (too few issues for an epic)."
     )
+    if new_branch:
+        reason += f" Its branch {branch} is created earlier in this plan."
+    waits = [{"check": "branch_present", "branch": branch}] if new_branch else []
     return Action(
         "dispatch",
         repo,
@@ -147,6 +222,7 @@ def _dispatch_one(
         reason,
         payload={"epic": epic, "branch": branch, **agent.payload(), "comment": target_branch_comment(branch, epic)},
         precondition=[
+            *waits,
             {"check": "issue_open", "number": number},
             agent.not_dispatched_check(number),
             {"check": "no_open_pr_for", "number": number},

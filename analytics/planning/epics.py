@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from analytics.planning.model import Action, PlanInputs, PlanRules, grouped, marker, rows, slugify
+from analytics.planning.model import Action, PlanInputs, PlanRules, epic_branch_name, grouped, marker, rows, slugify
 
 PHASE_NAMES = {1: "Phase 1: Blockers", 2: "Phase 2: Parallel", 3: "Phase 3: Cleanup"}
 
@@ -100,7 +100,7 @@ def _epic_branches(
         base = default_branch.get(repo) or "main"
         branch = epic.get("branch")
         if not epic.get("is_branch_present"):
-            branch = f"epic/{number}-{slugify(epic.get('title') or '')}"
+            branch = epic_branch_name(number, epic.get("title"))
             actions.append(
                 Action(
                     "create_branch",

@@ -146,6 +146,19 @@ def slugify(title: str, limit: int = 40) -> str:
     return slug[:limit].rstrip("-") or "epic"
 
 
+def epic_branch_name(number: int, title: str | None) -> str:
+    """The branch a plan creates for an epic without one: `epic/<n>-<slug>`."""
+    return f"epic/{number}-{slugify(title or '')}"
+
+
+def new_epic_branches(epics: pd.DataFrame, repos: set[str]) -> dict[tuple[str, int], str]:
+    """The branches this plan creates: one per open epic of `repos` without a branch."""
+    return {
+        (e["repo"], int(e["epic"])): epic_branch_name(int(e["epic"]), e.get("title"))
+        for e in rows(epics) if e.get("is_open") and e["repo"] in repos and not e.get("is_branch_present")
+    }  # fmt: skip
+
+
 def marker(kind: str, key: Any) -> str:
     return f"<!-- orchestrator:{kind} {key} -->"
 

@@ -17,7 +17,32 @@ import typer
 
 from common.config import Settings
 from common.text import data_text
-from orchestrator.cli_common import app, console, fail, friendly, print_json, settings
+from orchestrator.cli_common import (
+    Col,
+    app,
+    console,
+    fail,
+    friendly,
+    in_org,
+    print_csv,
+    print_json,
+    print_table,
+    settings,
+)
+
+# At 80 columns an epic is one or two lines: which epic (`repo#N`, the org is in the title), its
+# title, children left, P50, P85 and expected tasks; P(done by) and then P95 join from about 95
+# and 110 columns.
+FORECAST_COLUMNS = [
+    Col("epic"), Col("title", wide=True, drop=1), Col("left", justify="right"), Col("P50"), Col("P85"),
+    Col("P95", drop=4), Col("P(done by)", justify="right", drop=3), Col("tasks", justify="right", drop=2),
+]  # fmt: skip
+# The backtest's calibration first (what it is for), then its errors.
+BACKTEST_COLUMNS = [
+    Col("cutoff"), Col("epics", justify="right"), Col("done by P50", justify="right"),
+    Col("done by P85", justify="right"), Col("done by P95", justify="right"),
+    Col("P50 error", justify="right", drop=1), Col("P50 bias", justify="right", drop=2),
+]  # fmt: skip
 
 
 def _parse_epic(text: str, org: str) -> tuple[str, int]:
@@ -48,37 +73,24 @@ def _date(value: Any) -> str:
     return "beyond horizon" if value is None or value != value else str(value)
 
 
-def _print_table(fc, org: dict[str, Any], notes: list[str], title: str) -> None:
-    from rich.table import Table
-
-    by = org["by_date"]
-    table = Table(title=title)
-    for name, justify in (
-        ("epic", "left"),
-        ("title", "left"),
-        ("left", "right"),
-        ("P50", "left"),
-        ("P85", "left"),
-        ("P95", "left"),
-        (f"P(done by {by})", "right"),
-        ("tasks", "right"),
-    ):
-        table.add_column(name, justify=justify, overflow="fold")
+def _epic_rows(fc, org_name: str) -> list[dict[str, Any]]:
+    rows = []
     for r in fc.itertuples(index=False):
-        epic = data_text(f"{r.repo}#{r.epic}")  # repo and title are GitHub's text: data, not markup
+        epic = data_text(in_org(r.repo, org_name, r.epic))  # repo and title are GitHub's text: data
         if r.thin_history:
             epic.append(" thin", style="yellow")
-        table.add_row(
-            epic,
-            data_text(str(r.title or "")[:40]),
-            str(r.remaining_children),
-            _date(r.p50),
-            _date(r.p85),
-            _date(r.p95),
-            "" if r.prob_done_by is None else f"{r.prob_done_by:.0%}",
-            f"{r.expected_tasks:.1f}",
-        )
-    console.print(table)
+        rows.append({
+            "epic": epic, "title": r.title, "left": r.remaining_children,
+            "P50": _date(r.p50), "P85": _date(r.p85), "P95": _date(r.p95),
+            "P(done by)": None if r.prob_done_by is None else f"{r.prob_done_by:.0%}",
+            "tasks": f"{r.expected_tasks:.1f}",
+        })  # fmt: skip
+    return rows
+
+
+def _print_table(fc, org: dict[str, Any], notes: list[str], title: str, org_name: str) -> None:
+    by = org["by_date"]
+    print_table(_epic_rows(fc, org_name), FORECAST_COLUMNS, f"{title} ({org_name}; P(done by) is by {by})")
     console.print(
         f"all {org['open_epics']} open epics done by: P50 {_date(org['p50'])}, P85 {_date(org['p85'])}, "
         f"P95 {_date(org['p95'])} (P(done by {by}) {org['prob_done_by']:.0%}); "
@@ -96,7 +108,21 @@ def _print_table(fc, org: dict[str, Any], notes: list[str], title: str) -> None:
         console.print(data_text(f"{head}{'; '.join(notes) if notes else 'few finished dispatches'}", "yellow"))
 
 
-def _backtest(cfg: Settings, rate: float | None, as_json: bool) -> None:
+def _backtest_rows(table) -> list[dict[str, Any]]:
+    def pct(v: Any) -> str:
+        return "n/a" if v is None or v != v else f"{v:.0%}"
+
+    def num(v: Any) -> str:
+        return "n/a" if v is None or v != v else f"{v:.1f}"
+
+    return [
+        {"cutoff": r.cutoff, "epics": r.n_epics, "done by P50": pct(r.cover_p50), "done by P85": pct(r.cover_p85),
+         "done by P95": pct(r.cover_p95), "P50 error": num(r.p50_mae_days), "P50 bias": num(r.p50_bias_days)}
+        for r in (table.itertuples(index=False) if len(table) else [])
+    ]  # fmt: skip
+
+
+def _backtest(cfg: Settings, rate: float | None, as_json: bool, as_csv: bool) -> None:
     from analytics.forecast_report import rows_for_json
     from tasks.forecast_store import run_backtest
 
@@ -113,38 +139,16 @@ def _backtest(cfg: Settings, rate: float | None, as_json: bool) -> None:
             }
         )
         return
-    from rich.table import Table
-
-    t = Table(title=f"Backtest: forecasts made at past cutoffs vs what happened ({bt['capacity']})")
-    for name in (
-        "cutoff",
-        "epics",
-        "done by P50",
-        "done by P85",
-        "done by P95",
-        "P50 error (days, abs)",
-        "P50 bias (days)",
-    ):
-        t.add_column(name, justify="left" if name == "cutoff" else "right", no_wrap=name == "cutoff")
-
-    def pct(v: Any) -> str:
-        return "n/a" if v is None or v != v else f"{v:.0%}"
-
-    def num(v: Any) -> str:
-        return "n/a" if v is None or v != v else f"{v:.1f}"
-
-    for r in table.itertuples(index=False) if len(table) else []:
-        t.add_row(
-            str(r.cutoff),
-            str(r.n_epics),
-            pct(r.cover_p50),
-            pct(r.cover_p85),
-            pct(r.cover_p95),
-            num(r.p50_mae_days),
-            num(r.p50_bias_days),
-        )
-    console.print(t)
-    console.print("target: about 50% done by P50, 85% by P85, 95% by P95; n/a = outcome not known yet", highlight=False)
+    if as_csv:
+        print_csv(table)
+        return
+    title = f"Backtest: forecasts made at past cutoffs vs what happened ({bt['capacity']})"
+    print_table(_backtest_rows(table), BACKTEST_COLUMNS, title)
+    console.print(
+        "target: about 50% done by P50, 85% by P85, 95% by P95; P50 error (absolute) and bias in days; "
+        "n/a = outcome not known yet",
+        highlight=False,
+    )
     for note in bt["notes"]:
         console.print(data_text(note, "yellow"))
 
@@ -156,6 +160,7 @@ def forecast(
     rate: Annotated[float | None, typer.Option("--rate", help="what-if dispatch rate, tasks per day")] = None,
     by: Annotated[str | None, typer.Option("--by", help="probability of being done by this date (YYYY-MM-DD)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the epic_forecast rows as JSON")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="print the epic_forecast rows as CSV")] = False,
     backtest: Annotated[bool, typer.Option("--backtest", help="check past forecasts against what happened")] = False,
     charts: Annotated[str | None, typer.Option("--charts", help="write burn-up PNG charts here")] = None,
     trials: Annotated[int, typer.Option("--trials", min=100, help="Monte Carlo trials")] = 10_000,
@@ -171,7 +176,7 @@ def forecast(
 
     cfg = _settings()
     if backtest:
-        _backtest(cfg, rate, as_json)
+        _backtest(cfg, rate, as_json, as_csv)
         return
     by_date = None
     if by:
@@ -187,11 +192,14 @@ def forecast(
     fc, paths = result["shown"], result["charts"]
     if as_json:
         print_json(rows_for_json(fc))
+    elif as_csv:
+        print_csv(rows_for_json(fc))
     else:
-        _print_table(fc, result["org"], result["notes"], f"Epic forecast as of {result['org']['as_of']}")
+        title = f"Epic forecast as of {result['org']['as_of']}"
+        _print_table(fc, result["org"], result["notes"], title, cfg.github.org)
         if paths:
             console.print(data_text(f"charts: {len(paths)} PNG files in {Path(charts)}"))
-    if as_json and paths:
+    if (as_json or as_csv) and paths:
         sys.stderr.write(f"charts: {len(paths)} PNG files in {charts}\n")
 
 

@@ -41,11 +41,13 @@ def report(
     path, data = write_report(_settings(), out)
     t = data.today
     line = (
-        f"report written to {path.resolve()}: {len(data.epics)} epics, {len(data.stuck)} stuck PRs, "
-        f"{len(data.ready)} ready, {data.used_today}/{data.pool} tasks used today "
-        f"({t.get('dispatched', 0)} dispatched, {t.get('merged', 0)} merged)"
+        f"{len(data.epics)} epics, {len(data.stuck)} stuck PRs, {len(data.ready)} ready, "
+        f"{data.used_today}/{data.pool} tasks used today ({t.get('dispatched', 0)} dispatched, "
+        f"{t.get('merged', 0)} merged)"
     )
-    console.print(data_text(line), soft_wrap=True)  # the path is the user's: data, not markup
+    # The path on a line of its own, never folded (so it can be copied); the figures fit the terminal.
+    console.print(data_text(f"report written to {path.resolve()}"), soft_wrap=True)  # the user's path: data
+    console.print(data_text(line))
     if open_it:
         import webbrowser
 

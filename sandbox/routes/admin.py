@@ -15,6 +15,13 @@ from sandbox.seed import reset_demo
 router = APIRouter()
 
 
+@router.get("/_sandbox/identity")
+async def identity(state: State) -> Response:
+    """What a client asks before it uses the sandbox's token: GitHub has no `/_sandbox/` path at all."""
+    with state.lock:
+        return JSONResponse({"sandbox": "github", "orgs": sorted(org.login for org in state.orgs.values())})
+
+
 @router.get("/_sandbox/requests")
 async def requests_log(request: Request, state: State) -> Response:
     method = request.query_params.get("method")
