@@ -204,12 +204,22 @@ def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
 
 def check_credentials(settings: Settings, token: str) -> None:
     """One request before a command starts its flow (and Prefect's ~15 s start-up): a refused token is
-    reported in seconds. `/rate_limit` is free; any answer but a 401 is left to the flow to handle."""
-    gh = Github(base_url=settings.github.api_url, auth=Auth.Token(token), timeout=min(settings.github.timeout, 10))
+    reported in seconds, and so is a GitHub that cannot be reached at all (refused, or silent for 10 s,
+    twice). `/rate_limit` is free; any other answer is left to the flow to retry and handle."""
+    import requests
+
+    retry = github.GithubRetry(total=1, connect=1, read=0, backoff_factor=0.5)
+    gh = Github(
+        base_url=settings.github.api_url, auth=Auth.Token(token), timeout=min(settings.github.timeout, 10), retry=retry
+    )
     try:
         GitHubClient(gh, token_source=settings.token_source).get("/rate_limit")
     except CredentialsRefused:
         raise
+    except requests.exceptions.ConnectionError:
+        raise  # the command's one line: "cannot reach the GitHub API: ..."
+    except requests.exceptions.Timeout:
+        raise requests.exceptions.ConnectionError("timed out") from None
     except Exception:  # noqa: BLE001, S110 - a network or server problem is the flow's to retry and report
         pass
 
