@@ -93,6 +93,13 @@ class GitHubSettings(_Section):
     execute_deadline_minutes: float = Field(
         30.0, gt=0, description="execute starts no new action after this long; the rest wait for the next run"
     )
+    # GitHub's content-creation limits (secondary rate limits): execute paces its writes under them,
+    # counted across runs from the ledger's `write_log` on GitHub's clock (tasks/write_limits.py).
+    writes_per_minute: int = Field(80, ge=1, description="content-creating requests in any 60 s (GitHub: 80)")
+    writes_per_hour: int = Field(500, ge=1, description="content-creating requests in any hour (GitHub: 500)")
+    max_write_wait: float = Field(
+        120.0, ge=0, description="longest wait for a write limit inside a run; longer defers the rest to the next run"
+    )
     # The trust model: only trusted people's issues and comments are instructions (audits, epics,
     # `Parent:` links, `needs-human`); everyone else's are data. Markers count only from `login`.
     trusted_authors: list[str] = Field(
@@ -103,8 +110,39 @@ class GitHubSettings(_Section):
         description="author_association values whose authors are trusted",
     )
     login: str | None = Field(
-        None, min_length=1, description="the orchestrator's own login (an App's `name[bot]`); default: GET /user"
+        None, min_length=1, description="the orchestrator's own login; default: the App's `slug[bot]` or GET /user"
     )
+    # A GitHub App instead of a personal token (README "GitHub App or personal token").
+    app_id: int | None = Field(None, ge=1, description="the GitHub App's id (App settings page)")
+    app_private_key_path: str | None = Field(None, min_length=1, description="the App's private key (.pem) file")
+    app_private_key_block: str | None = Field(
+        None, min_length=1, description="name of a Prefect Secret block holding the App's private key (PEM)"
+    )
+    installation_id: int | None = Field(
+        None, ge=1, description="the App's installation on the org; default: GET /orgs/{org}/installation"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_of_credentials(self) -> GitHubSettings:
+        app_keys = [k for k in ("app_id", "app_private_key_path", "app_private_key_block", "installation_id")
+                    if getattr(self, k) is not None]  # fmt: skip
+        token_keys = [k for k in ("token_env", "token_block") if k in self.model_fields_set]
+        if app_keys and token_keys:
+            raise ValueError(
+                f"github.{app_keys[0]} and github.{token_keys[0]} are two kinds of credentials (App and "
+                "personal token): keep one"
+            )
+        if app_keys and self.app_id is None:
+            raise ValueError(f"github.app_id is required with github.{app_keys[0]}")
+        key_settings = (self.app_private_key_path is not None) + (self.app_private_key_block is not None)
+        if self.app_id is not None and key_settings != 1:
+            raise ValueError("github.app_id needs exactly one of github.app_private_key_path, app_private_key_block")
+        return self
+
+    @property
+    def uses_app(self) -> bool:
+        """Whether the credentials are a GitHub App's (else a personal token)."""
+        return self.app_id is not None
 
     @field_validator("api_url")
     @classmethod
@@ -321,6 +359,8 @@ class Settings(_Section):
 
     def token(self) -> str:
         """The GitHub token: from a Prefect Secret block or the environment; never logged."""
+        if self.github.uses_app:
+            raise ConfigError("github.app_id: the credentials are a GitHub App's, not a token")
         if self.github.token_block:
             from prefect.blocks.system import Secret
 
@@ -342,9 +382,36 @@ class Settings(_Section):
             f"{self.github.token_env}={SANDBOX_TOKEN})"
         )
 
+    def app_private_key(self) -> str:
+        """The GitHub App's private key (PEM), from its file or a Prefect Secret block; never logged."""
+        g = self.github
+        if g.app_private_key_block:
+            from prefect.blocks.system import Secret
+
+            try:
+                pem = str(Secret.load(g.app_private_key_block).get())
+            except ValueError:
+                name = g.app_private_key_block
+                raise ConfigError(f"github.app_private_key_block: no Prefect Secret block named {name!r}") from None
+            where = f"github.app_private_key_block: the block {g.app_private_key_block!r}"
+        else:
+            path = Path(str(g.app_private_key_path)).expanduser()
+            try:
+                pem = path.read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+                raise ConfigError(f"github.app_private_key_path: cannot read {path}: {reason.lower()}") from None
+            where = f"github.app_private_key_path: {path}"
+        if "-----BEGIN" not in pem or "PRIVATE KEY-----" not in pem:
+            raise ConfigError(f"{where} is not a PEM private key (download it from the App's settings page)")
+        return pem.strip() + "\n"
+
     @property
     def token_source(self) -> str:
         """Where the token comes from, for error messages (never the token itself)."""
+        if self.github.uses_app:
+            key = self.github.app_private_key_block or self.github.app_private_key_path
+            return f"github.app_id {self.github.app_id} and its private key {key}"
         if self.github.token_block:
             return f"the Prefect Secret block {self.github.token_block!r}"
         return self.github.token_env

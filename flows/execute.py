@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from common.config import Settings, load_settings
 from tasks import agents, ledger, store
 from tasks.execute_guards import StopRules, is_network_failure, nudge_cooldown_in_ledger, nudge_cooldown_on_github
-from tasks.github_client import GitHubError, worth_retrying
+from tasks.github_client import GitHubError, own_login, worth_retrying
 from tasks.github_write import (
     PERFORM,
     ActionFailed,
@@ -38,6 +38,7 @@ from tasks.github_write import (
     make_writer,
 )
 from tasks.github_write import _marker_key as marker_key
+from tasks.write_limits import Deferred, WriteGate
 
 REFUSED = "repository not in configuration"
 TRANSIENT = "GitHub unavailable: "  # failed rows with this reason are tried again by the next run
@@ -99,8 +100,12 @@ def _json(value: Any, default: Any) -> Any:
 )
 def connect_github(settings: Settings) -> Live:
     """A write-safe client and the token's login (a read: safe to retry)."""
-    live = Live(make_writer(settings, settings.token()), settings.github.login or "")  # markers: ours only
+    # markers: ours only; an App's login (`slug[bot]`) comes from GET /app, a token's from GET /user
+    app_login = own_login(settings) if settings.github.uses_app else ""
+    live = Live(make_writer(settings), settings.github.login or app_login)
     login = live.me()
+    if _gate(live) is not None:
+        _gate(live).login = login
     with ledger.locked(settings.database.path) as con:
         store.save_settings(con, {"token_login": login})  # labels we add are never counted as a person's
     return live
@@ -112,8 +117,27 @@ def execute_action(settings: Settings, live: Live, action: dict[str, Any]) -> di
 
     The ledger's lock (a file lock and a read-write DuckDB connection) is held only to read and
     write rows, never while GitHub is asked anything, so readers (`orchestrator sql`) never wait
-    on the network. The outcome's `unreachable` says whether GitHub could not be reached.
+    on the network. The outcome's `unreachable` says whether GitHub could not be reached; a step
+    GitHub's write limits hold back ends `deferred` (no final row: the next run does it).
     """
+    gate = _gate(live)
+    if gate is not None:
+        gate.start_action(action["plan_id"], action["seq"])
+    action = {**action, "actor": live.me()}  # the ledger's `actor`: who acted (an App's bot, or the token's user)
+    try:
+        return _run_action(settings, live, action)
+    except Deferred as exc:
+        out = _outcome(action, "deferred", str(exc), None, None, changed=True)
+        return out | {"deferred_until": exc.until.isoformat(timespec="seconds"), "deferred_why": exc.why}
+
+
+def _gate(live: Live) -> WriteGate | None:
+    """The execute client's write-limit gate (None for a plain client)."""
+    return getattr(live.client, "gate", None)
+
+
+def _run_action(settings: Settings, live: Live, action: dict[str, Any]) -> dict[str, Any]:
+    """`execute_action`'s steps; raises `Deferred` when GitHub's write limits say "not now"."""
     db = settings.database.path
     with ledger.locked(db) as con:
         row = ledger.logged(con, action["plan_id"]).get(action["seq"])
@@ -136,14 +160,24 @@ def execute_action(settings: Settings, live: Live, action: dict[str, Any]) -> di
             return claimed
         with ledger.locked(db) as con:
             member = ledger.logged(con, action["plan_id"])[action["seq"]].get("member")
-    return _perform(settings, live, action, member)
+    return _perform(settings, live, action, member, fresh=not resuming)
 
 
-def _perform(settings: Settings, live: Live, action: dict[str, Any], member: str | None) -> dict[str, Any]:
-    """Do the claimed action on GitHub and record how it ended."""
+def _perform(
+    settings: Settings, live: Live, action: dict[str, Any], member: str | None, fresh: bool = True
+) -> dict[str, Any]:
+    """Do the claimed action on GitHub and record how it ended. Held back by a write limit before
+    any of its writes landed, a fresh step loses its pending row (the next run checks it again);
+    otherwise the row stays pending and the next run finishes it."""
     db = settings.database.path
     try:
         url = PERFORM[action["action"]](live, action, settings)
+    except Deferred:
+        gate = _gate(live)
+        if fresh and (gate is None or gate.landed == 0):
+            with ledger.locked(db) as con:
+                ledger.forget_pending(con, action["plan_id"], action["seq"])
+        raise
     except PreconditionFailed as exc:
         return _record(db, action, "skipped", str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure ends the row, unless its outcome is unknown
@@ -171,6 +205,8 @@ def _live_verdict(settings: Settings, live: Live, action: dict[str, Any]) -> tup
         recent = nudge_cooldown_on_github(live, settings, action, _own_marker_key(action))
         if recent is not None:
             return "skipped", recent, False
+    except Deferred:
+        raise  # a rate limit is not the action's failure: it waits for the next run
     except Exception as exc:  # noqa: BLE001
         return "failed", _reason(exc), is_network_failure(exc)
     return None
@@ -303,16 +339,23 @@ def execute_flow(
     settings = settings or load_settings(config_path)
     logger = get_run_logger()
     plan_id, actions = load_plan(settings, plan_id)
-    stopped = None
+    stopped, gate = None, None
     if not apply:
         outcomes = preview(settings, actions, plan_id)
     else:
-        outcomes, stopped = apply_actions(settings, connect_github(settings), actions)
+        live = connect_github(settings)
+        gate = _gate(live)
+        outcomes, stopped = apply_actions(settings, live, actions)
     summary = summarise(plan_id, apply, outcomes)
+    left = len(actions) - sum(1 for r in outcomes if r["status"] in ledger.FINAL and not _retry_failed(r))
     if stopped is not None:
-        left = len(actions) - sum(1 for r in outcomes if r["status"] in ledger.FINAL and not _retry_failed(r))
         summary["stopped"] = f"execute stopped: {stopped}; {left} actions left for the next run"
         logger.warning(summary["stopped"])
+    if apply:
+        summary.update(_deferral(outcomes, left))
+        summary["write_limits"] = gate.stats() if gate is not None else None
+        if summary.get("deferred"):
+            logger.warning(summary["deferred"]["message"])
     _artifact(summary)
     logger.info("execute %s: %s", plan_id, summary["by_status"])
     return summary
@@ -338,9 +381,24 @@ def apply_actions(
         outcome = step(settings, live, action)
         rules.observe(bool(outcome.pop("unreachable", False)), live.client.counter.requests > answered)
         outcomes.append(outcome)
+        if outcome["status"] == "deferred":  # GitHub's write limits: this one and the rest wait
+            return outcomes, None
     if live.client.counter.unauthorized:
         return outcomes, "GitHub refused the credentials (401)"
     return outcomes, rules.reason() if rules.in_a_row >= rules.limit else None
+
+
+def _deferral(outcomes: list[dict[str, Any]], left: int) -> dict[str, Any]:
+    """The summary's `deferred` (GitHub's write limits held the rest back) and `write_limits` figures."""
+    out: dict[str, Any] = {}
+    deferred = next((r for r in outcomes if r["status"] == "deferred"), None)
+    if deferred is not None:
+        until = datetime.fromisoformat(deferred.pop("deferred_until"))
+        why = deferred.pop("deferred_why")
+        message = (f"deferred {left} actions until {until:%H:%M} (GitHub's clock, UTC, {until:%Y-%m-%d}): {why}; "
+                   "the next `execute --apply` carries on")  # fmt: skip
+        out["deferred"] = {"actions": left, "until": until.isoformat() + "Z", "reason": why, "message": message}
+    return out
 
 
 def summarise(plan_id: str, applied: bool, outcomes: list[dict[str, Any]]) -> dict[str, Any]:

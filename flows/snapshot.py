@@ -16,7 +16,14 @@ from analytics.derived import derive_tables
 from common.config import ConfigError, Settings, load_settings, view_settings
 from common.text import clean_text
 from tasks import store
-from tasks.github_client import GitHubClient, GitHubError, RequestCounter, make_github, worth_retrying
+from tasks.github_client import (
+    GitHubClient,
+    GitHubError,
+    RequestCounter,
+    make_github,
+    own_login,
+    worth_retrying,
+)
 from tasks.github_read import RepoFetch, RepoSyncState, fetch_repo, fetch_repositories
 
 # Called after each repository is fetched: (repo, repositories done, repositories in all).
@@ -28,7 +35,7 @@ def utcnow() -> datetime:
 
 
 def _client(settings: Settings) -> GitHubClient:
-    return GitHubClient(make_github(settings, settings.token()), token_source=settings.token_source)
+    return GitHubClient(make_github(settings), token_source=settings.token_source)
 
 
 @task(
@@ -98,12 +105,13 @@ def write_snapshot(
 @task(name="who-am-i", cache_policy=NO_CACHE)
 def own_identity(settings: Settings) -> tuple[dict[str, str], RequestCounter]:
     """The orchestrator's own login (`token_login`): only its issues and comments carry markers that
-    count (README "Trust model"). `github.login` when set (view_settings has it), else GET /user."""
+    count (README "Trust model"). `github.login` when set (view_settings has it), else who the
+    credentials are: an App's `slug[bot]` (GET /app), a token's user (GET /user)."""
     client = _client(settings)
     if settings.github.login:
         return {}, client.counter
     try:
-        return {"token_login": str(client.get("/user").data["login"])}, client.counter
+        return {"token_login": own_login(settings, client)}, client.counter
     except GitHubError as exc:
         if exc.status in (403, 404):  # an App's installation token cannot read /user
             raise ConfigError(
@@ -128,7 +136,7 @@ def run_snapshot(settings: Settings, full: bool = False, progress: Progress | No
     """The flow's steps; tasks run concurrently under the flow's task runner."""
     logger = get_run_logger()
     started = utcnow()
-    settings.token()  # a missing token is a clear error before anything is written
+    settings.app_private_key() if settings.github.uses_app else settings.token()  # missing: said before any write
     with store.writer(settings.database.path) as con:
         run_id = store.start_snapshot_run(con, started)
     counter = RequestCounter()

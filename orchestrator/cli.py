@@ -112,20 +112,37 @@ def sandbox(
     state_file: Annotated[
         Path | None, typer.Option("--state", help="serve this saved state (orchestrator-demo.sandbox.json)")
     ] = None,
+    with_app: Annotated[
+        bool, typer.Option("--app", help="also create a GitHub App installed on the org; prints its ids")
+    ] = False,
+    app_key: Annotated[
+        Path, typer.Option(help="where --app writes the App's private key (mode 0600)")
+    ] = Path("orchestrator-sandbox-app.pem"),
+    app_token_seconds: Annotated[
+        int, typer.Option(min=1, help="how long the App's installation tokens live (GitHub: 3600)")
+    ] = 3600,
+    write_limits: Annotated[
+        str | None,
+        typer.Option(help="content-creation limits, COUNT/SECONDS pairs: 80/60,500/3600 as GitHub, 5/2 for tests"),
+    ] = None,
 ) -> None:
     """Run the GitHub sandbox alone (demo organisation `dappcore`), for trying things by hand.
 
     Example: orchestrator sandbox --state orchestrator-demo.sandbox.json (the org as `orchestrator demo` left it),
-    then orchestrator --config orchestrator-demo.toml snapshot
+    then orchestrator --config orchestrator-demo.toml snapshot; `orchestrator sandbox --app` also creates a
+    GitHub App, prints its app id and installation id and writes its private key to --app-key.
     """
     from sandbox.persist import load_state
     from sandbox.server import run_forever
+    from sandbox.write_limits import parse_option
 
     try:
         saved = load_state(state_file) if state_file else None
+        limits = parse_option(write_limits) if write_limits else None
     except ValueError as exc:
         fail(str(exc), 1)
-    run_forever(port=port, seed=seed, state=saved)
+    run_forever(port=port, seed=seed, state=saved, app_key=str(app_key) if with_app else None,
+                app_token_seconds=app_token_seconds, write_limits=limits)  # fmt: skip
 
 
 @app.command()
@@ -144,7 +161,7 @@ def demo(
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
-for _module in ("plan", "execute", "forecast", "serve", "report"):
+for _module in ("plan", "execute", "forecast", "serve", "report", "doctor"):
     __import__(f"orchestrator.commands.{_module}")
 
 if __name__ == "__main__":

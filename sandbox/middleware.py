@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from sandbox import write_limits
 from sandbox.context import JSONResponse, error_response
 from sandbox.shapes import DOCS
 from sandbox.state import Faults, RateBucket, SandboxState
@@ -51,14 +52,17 @@ async def answer_as_github(request: Request, call_next: Callable, state: Sandbox
     token, auth_error = token_from(request, state)
     login = state.login_for_token(token) if token else None
     request.state.login = login
+    request.state.app_id = app_id_of(token, state)  # a GitHub App's JWT (sandbox/apps.py)
     bucket = rate_bucket_for(request, state, token)
     free = path in FREE_PATHS
 
     response: Response
     if auth_error:
-        response = error_response(401, "Bad credentials")
+        response = error_response(401, refusal_message(request, state))
     elif bucket.used >= bucket.limit and not free:
         response = _rate_limited(request, state, login)
+    elif (wait := _content_wait(request, state, login or token, body_for_log)) is not None:
+        response = write_limits.refusal(wait, count)  # GitHub's content-creation limit (secondary)
     else:
         response = await _faulty_or_real(request, call_next, state, faults, count)
         if response.status_code != 304 and not free:
@@ -115,7 +119,23 @@ def token_from(request: Request, state: SandboxState) -> tuple[str | None, bool]
         return None, True
     if value in state.accepted_tokens:
         return value, False
+    caller = state.app_caller(value)  # an App's installation token or JWT
+    if caller is not None and caller.error is None:
+        return value, False
     return None, True
+
+
+def app_id_of(token: str | None, state: SandboxState) -> int | None:
+    """The App a JWT authenticates (None for any other credentials)."""
+    caller = state.app_caller(token) if token else None
+    return caller.app_id if caller is not None else None
+
+
+def refusal_message(request: Request, state: SandboxState) -> str:
+    """401's message: GitHub's own words for a refused App JWT, else "Bad credentials"."""
+    _, _, value = (request.headers.get("authorization") or "").strip().partition(" ")
+    caller = state.app_caller(value.strip()) if value.strip() else None
+    return caller.error if caller is not None and caller.error else "Bad credentials"
 
 
 def rate_bucket_for(request: Request, state: SandboxState, token: str | None) -> RateBucket:
@@ -135,6 +155,13 @@ def _rate_limited(request: Request, state: SandboxState, login: str | None) -> R
         else f"API rate limit exceeded for {who}.",
         documentation_url=f"{DOCS}/overview/rate-limits-for-the-rest-api",
     )
+
+
+def _content_wait(request: Request, state: SandboxState, who: str | None, body: Any) -> float | None:
+    """Seconds the caller must wait before this content-creating request (None: it goes, counted)."""
+    if not state.faults.write_limits or not write_limits.creates_content(request.method, request.url.path, body):
+        return None
+    return write_limits.admit(state, who or "anonymous")
 
 
 def _rate_headers(response: Response, bucket: RateBucket) -> None:

@@ -226,6 +226,10 @@ class Faults:
     # The server's clock minus the host's (e.g. -11 days): every timestamp the sandbox writes and
     # its `Date` header use it, as a GitHub whose clock disagrees with ours would.
     clock_offset_seconds: float = 0.0
+    # GitHub's content-creation limits, scaled at will: [[count, window_seconds], ...], e.g.
+    # [[80, 60], [500, 3600]] as GitHub; content-creating requests beyond one are answered 403 with
+    # the secondary-rate-limit message and `retry-after` (sandbox/write_limits.py). Empty: no limit.
+    write_limits: list[list[float]] = field(default_factory=list)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sandbox.apps import App, Installation
 from sandbox.models import CheckRun, Comment, Event, Faults, Issue, Repo, Review, Status, User
 from sandbox.state import SandboxState
 
@@ -53,6 +54,10 @@ def state_dict(state: SandboxState) -> dict[str, Any]:
             **{name: [asdict(item) for item in getattr(state, name)] for name in LISTS},
             "faults": asdict(state.faults),
             "fault_counter": state.fault_counter,
+            # GitHub Apps (public keys only) and installations; installation tokens are not kept.
+            "apps": [asdict(app) for app in state.apps.values()],
+            "installations": [asdict(inst) for inst in state.installations.values()],
+            "installation_token_seconds": state.installation_token_seconds,
         }
 
 
@@ -106,6 +111,9 @@ def state_from_dict(data: dict[str, Any]) -> SandboxState:
         setattr(state, name, [build(cls, row) for row in data[name]])
     state.faults = build(Faults, data["faults"])
     state.fault_counter = data["fault_counter"]
+    state.apps = {app.id: app for app in (build(App, row) for row in data.get("apps", []))}
+    state.installations = {i.id: i for i in (build(Installation, row) for row in data.get("installations", []))}
+    state.installation_token_seconds = data.get("installation_token_seconds", state.installation_token_seconds)
     return state
 
 

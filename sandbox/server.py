@@ -17,7 +17,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from common.config import register_sandbox, unregister_sandbox
 from sandbox.app import create_app
 from sandbox.seed import reset_demo
-from sandbox.state import DEFAULT_TOKEN, SandboxState
+from sandbox.state import DEFAULT_LOGIN, DEFAULT_TOKEN, SandboxState
 
 HOST = "127.0.0.1"
 
@@ -148,15 +148,35 @@ class SandboxServer:
         self.stop()
 
 
-def run_forever(port: int = 8765, seed: int = 7, demo: bool = True, state: SandboxState | None = None) -> None:
+def run_forever(
+    port: int = 8765,
+    seed: int = 7,
+    demo: bool = True,
+    state: SandboxState | None = None,
+    app_key: str | None = None,
+    app_token_seconds: int | None = None,
+    write_limits: list[list[float]] | None = None,
+) -> None:
     """Serve the sandbox until Ctrl-C, printing the URL and token to use (for `orchestrator sandbox`).
 
     With `state` (e.g. `sandbox.persist.load_state`) it answers from that state instead of a fresh seed.
+    With `app_key` it also creates a GitHub App installed on the demo organisation and writes its
+    private key there; `app_token_seconds` is how long its installation tokens live. `write_limits`
+    ([[count, window_seconds], ...]) enforces content-creation limits (sandbox/write_limits.py).
     """
-    server = SandboxServer(port=port, seed=seed, demo=demo, state=state).start()
+    server = SandboxServer(port=port, seed=seed, demo=demo, state=state)
+    if app_token_seconds is not None:
+        server.state.installation_token_seconds = app_token_seconds
+    app_lines = _create_app(server.state, app_key) if app_key else []
+    if write_limits:
+        server.state.set_faults(write_limits=write_limits)
+        app_lines.append("  limits: " + ", ".join(f"{c:g} writes in {w:g} s" for c, w in write_limits))
+    server.start()
     print(f"GitHub sandbox listening on {server.url}", flush=True)
     print(f"  token: {server.token}   (Authorization: token {server.token})")
     print(f"  orchestrator: api_url = \"{server.url}\" (no token needed: the CLI asks /_sandbox/identity)")
+    for line in app_lines:
+        print(line)
     print(f"  try:   curl -H 'Authorization: token {server.token}' {server.url}/orgs/dappcore/repos")
     print("  admin: GET /_sandbox/requests, POST /_sandbox/faults, POST /_sandbox/reset   (Ctrl-C to stop)")
     sys.stdout.flush()
@@ -167,3 +187,20 @@ def run_forever(port: int = 8765, seed: int = 7, demo: bool = True, state: Sandb
         pass
     finally:
         server.stop()
+
+
+def _create_app(state: SandboxState, key_path: str) -> list[str]:
+    """A GitHub App installed on the first organisation; its key written to `key_path`; lines to print."""
+    from sandbox.apps import free_slug, write_private_key
+
+    org = next(iter(state.orgs.values())).login if state.orgs else DEFAULT_LOGIN
+    app, installed, private = state.add_app(free_slug(state, "orchestrator"), org)
+    path = write_private_key(private, key_path)
+    lifetime = state.installation_token_seconds
+    return [
+        f"  app:   id {app.id}, {app.bot_login}, installed on {org} (installation id {installed[0].id}); "
+        f"installation tokens live {lifetime} s",
+        f"  key:   {path} (mode 0600; the sandbox keeps only the public key)",
+        f"  orchestrator: [github] app_id = {app.id}, app_private_key_path = \"{path}\", "
+        f"installation_id = {installed[0].id}",
+    ]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
+from sandbox.apps import AppMixin
 from sandbox.models import (
     AGENT_BOT,
     CLOSING_RE,
@@ -41,6 +42,7 @@ from sandbox.state_git import RepoMixin
 from sandbox.state_history import HistoryMixin
 from sandbox.state_issues import IssueMixin
 from sandbox.state_pulls import PullMixin
+from sandbox.write_limits import validate as validate_write_limits
 
 __all__ = [
     "AGENT_BOT",
@@ -68,7 +70,7 @@ __all__ = [
 ]
 
 
-class SandboxState(RepoMixin, IssueMixin, PullMixin, HistoryMixin):
+class SandboxState(RepoMixin, IssueMixin, PullMixin, HistoryMixin, AppMixin):
     """Everything the sandbox knows; every public method takes the lock."""
 
     def __init__(
@@ -84,6 +86,7 @@ class SandboxState(RepoMixin, IssueMixin, PullMixin, HistoryMixin):
         self.anonymous_rate_limit = anonymous_rate_limit
         self.clock: Callable[[], datetime] = self._server_clock
         self.on_stop: Callable[[], None] | None = None  # set by SandboxServer: really stop listening
+        self._init_apps()  # GitHub Apps outlive reset(), like tokens (sandbox/apps.py)
         self._clear()
 
     # ------------------------------------------------------------------ lifecycle
@@ -107,6 +110,7 @@ class SandboxState(RepoMixin, IssueMixin, PullMixin, HistoryMixin):
         self.faults = Faults()
         self.fault_counter = 0
         self.stopped = False
+        self.content_writes: dict[str, list[float]] = {}  # login -> monotonic times (sandbox/write_limits.py)
 
     def reset(self) -> None:
         """Empty the state but for the default user (`sandbox.seed.reset_demo` then seeds the demo)."""
@@ -122,6 +126,7 @@ class SandboxState(RepoMixin, IssueMixin, PullMixin, HistoryMixin):
                 if not hasattr(base, key):
                     raise ValueError(f"unknown fault {key!r}")
                 setattr(base, key, value)
+            base.write_limits = validate_write_limits(base.write_limits)
             self.faults = base
             self.fault_counter = 0
             return base
@@ -166,8 +171,11 @@ class SandboxState(RepoMixin, IssueMixin, PullMixin, HistoryMixin):
             self.user(login)
             self.collaborators.setdefault(self.repo(full_name).full_name.lower(), set()).add(login.lower())
 
-    def login_for_token(self, token: str) -> str:
-        """The login a token authenticates as."""
+    def login_for_token(self, token: str) -> str | None:
+        """The login a token authenticates as (an installation token: the App's bot; a JWT: none)."""
+        caller = self.app_caller(token)
+        if caller is not None:
+            return caller.login
         return self.token_users.get(token, DEFAULT_LOGIN)
 
     def author_association(self, repo: Repo, login: str) -> str:

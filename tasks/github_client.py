@@ -20,6 +20,7 @@ from github import Auth, Github, GithubException
 
 from common.config import ConfigError, Settings
 from common.text import clean_text
+from tasks.github_auth import RenewingInstallationAuth, app_identity, github_auth
 
 _LINK = re.compile(r'<([^>]+)>;\s*rel="([^"]+)"')
 
@@ -189,6 +190,61 @@ class CredentialsRefused(GitHubError, ConfigError):
         self.url = url
 
 
+class RateLimited(GitHubError):
+    """GitHub's "not now" (403 or 429): a secondary (content-creation) limit or a spent primary limit.
+
+    `retry_after` is the `retry-after` header in seconds, `reset_at` the `x-ratelimit-reset` epoch
+    when `x-ratelimit-remaining` is 0; without either GitHub asks for at least a minute. The request
+    was refused, not done: sending it again later is safe.
+    """
+
+    def __init__(self, status: int, message: str, url: str, retry_after: float | None, reset_at: int | None):
+        super().__init__(status, message, url)
+        self.retry_after = retry_after
+        self.reset_at = reset_at
+        self.secondary = "secondary rate limit" in (message or "").lower() or retry_after is not None
+
+
+def _seconds(value: Any) -> float | None:
+    """A `retry-after` header: seconds, or an HTTP date (None when unreadable)."""
+    text = str(value).strip() if value is not None else ""
+    if text.isdigit():
+        return float(text)
+    when = parse_http_date(text)
+    if when is None:
+        return None
+    return max((when - utcnow()).total_seconds(), 0.0)
+
+
+def rate_limited(status: int, headers: dict[str, Any], message: str | None, url: str) -> RateLimited | None:
+    """GitHub's documented rate-limit answers: 403 or 429 with a `retry-after` header, with
+    `x-ratelimit-remaining: 0`, or whose message says rate limit (None for any other answer)."""
+    if status not in (403, 429):
+        return None
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    retry_after = _seconds(lowered.get("retry-after"))
+    reset = str(lowered.get("x-ratelimit-reset") or "")
+    spent = str(lowered.get("x-ratelimit-remaining") or "").strip() == "0"
+    text = (message or "").lower()
+    if retry_after is None and not spent and "rate limit" not in text and status != 429:
+        return None
+    reset_at = int(reset) if spent and reset.isdigit() else None
+    return RateLimited(status, message or "rate limited", url, retry_after, reset_at)
+
+
+def graphql_rate_limited(data: Any, headers: dict[str, Any], url: str) -> RateLimited | None:
+    """A GraphQL answer (HTTP 200) whose errors include `"type": "RATE_LIMITED"`: the same "not now"."""
+    errors = data.get("errors") if isinstance(data, dict) else None
+    for error in errors or []:
+        if isinstance(error, dict) and error.get("type") == "RATE_LIMITED":
+            lowered = {str(k).lower(): v for k, v in headers.items()}
+            reset = str(lowered.get("x-ratelimit-reset") or "")
+            message = str(error.get("message") or "GraphQL rate limit")
+            reset_at = int(reset) if reset.isdigit() else None
+            return RateLimited(200, message, url, _seconds(lowered.get("retry-after")), reset_at)
+    return None
+
+
 # Answers that waiting will not change: a task that got one fails at once instead of retrying.
 NOT_WORTH_RETRYING = frozenset({400, 401, 404, 410, 422})
 
@@ -202,16 +258,15 @@ def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     return not (isinstance(exc, GitHubError) and exc.status in NOT_WORTH_RETRYING)
 
 
-def check_credentials(settings: Settings, token: str) -> None:
+def check_credentials(settings: Settings, token: str | None = None) -> None:
     """One request before a command starts its flow (and Prefect's ~15 s start-up): a refused token is
     reported in seconds, and so is a GitHub that cannot be reached at all (refused, or silent for 10 s,
     twice). `/rate_limit` is free; any other answer is left to the flow to retry and handle."""
     import requests
 
     retry = github.GithubRetry(total=1, connect=1, read=0, backoff_factor=0.5)
-    gh = Github(
-        base_url=settings.github.api_url, auth=Auth.Token(token), timeout=min(settings.github.timeout, 10), retry=retry
-    )
+    auth = Auth.Token(token) if token else github_auth(settings)  # an App: its JWT and installation, checked here
+    gh = Github(base_url=settings.github.api_url, auth=auth, timeout=min(settings.github.timeout, 10), retry=retry)
     try:
         GitHubClient(gh, token_source=settings.token_source).get("/rate_limit")
     except CredentialsRefused:
@@ -224,11 +279,12 @@ def check_credentials(settings: Settings, token: str) -> None:
         pass
 
 
-def make_github(settings: Settings, token: str, retry: github.GithubRetry | None = None) -> Github:
-    """A PyGithub client with deliberate pacing (see README, `orchestrator snapshot`)."""
+def make_github(settings: Settings, token: str | None = None, retry: github.GithubRetry | None = None) -> Github:
+    """A PyGithub client with deliberate pacing (see README, `orchestrator snapshot`), authenticated by
+    the configured credentials (`tasks.github_auth`: a token, or an App's renewing installation token)."""
     return Github(
         base_url=settings.github.api_url,
-        auth=Auth.Token(token),
+        auth=Auth.Token(token) if token else github_auth(settings),
         per_page=100,
         timeout=int(settings.github.timeout),  # PyGithub insists on an int
         # Reads are paced by the rate limit, not by a fixed sleep; GitHub asks for >= 1 s
@@ -258,18 +314,31 @@ class GitHubClient:
     ) -> Page:
         headers = {"If-None-Match": etag} if etag else None
         try:
-            response_headers, data = self.gh.requester.requestJsonAndCheck(
-                verb, url, parameters=params, headers=headers, input=body
-            )
+            response_headers, data = self._send(verb, url, params, headers, body)
         except GithubException as exc:
             self.counter.record(exc.status, dict(exc.headers or {}))
             message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)
             if exc.status == 401:
                 raise CredentialsRefused(message, verb, _path(url), self.token_source) from None
+            limited = rate_limited(exc.status, dict(exc.headers or {}), message, _path(url))
+            if limited is not None:
+                raise limited from None
             raise GitHubError(exc.status, message or "error", _path(url)) from None
         status = 304 if data is None and verb == "GET" and etag else 200
         self.counter.record(status, response_headers, data)
         return Page(status, data, response_headers.get("etag"), parse_link_header(response_headers.get("link")))
+
+    def _send(self, verb: str, url: str, params: Any, headers: Any, body: Any) -> tuple[dict[str, Any], Any]:
+        """PyGithub's request; an installation token GitHub refused (expired early, revoked) is renewed
+        once and the request sent again (a refused request was not done, so this never writes twice)."""
+        requester = self.gh.requester
+        try:
+            return requester.requestJsonAndCheck(verb, url, parameters=params, headers=headers, input=body)
+        except GithubException as exc:
+            if exc.status != 401 or not isinstance(requester.auth, RenewingInstallationAuth):
+                raise
+            requester.auth.invalidate()
+            return requester.requestJsonAndCheck(verb, url, parameters=params, headers=headers, input=body)
 
     def github_now(self) -> datetime:
         """GitHub's clock now (see `RequestCounter.github_now`); compare GitHub timestamps with this."""
@@ -304,3 +373,21 @@ def _page_number(url: str | None) -> int | None:
 def _path(url: str) -> str:
     """The URL without query string, for messages (query strings never hold the token, but stay short)."""
     return url.split("?")[0]
+
+
+def whoami(settings: Settings, client: GitHubClient | None = None) -> dict[str, Any]:
+    """Who the configured credentials are (never the secret): `kind` user|app, `login` (an App's
+    `slug[bot]`), `app_slug`, `installation_id` and the installation's `installation_permissions`.
+    An installation token cannot read GET /user (403), so an App is asked `GET /app` with its JWT."""
+    if settings.github.uses_app:
+        app = app_identity(settings)
+        return {"kind": "app", "login": app.login, "app_slug": app.app_slug, "installation_id": app.installation_id,
+                "installation_permissions": dict(app.permissions)}  # fmt: skip
+    client = client or GitHubClient(make_github(settings), token_source=settings.token_source)
+    login = str(client.get("/user").data["login"])
+    return {"kind": "user", "login": login, "app_slug": None, "installation_id": None, "installation_permissions": None}
+
+
+def own_login(settings: Settings, client: GitHubClient | None = None) -> str:
+    """The orchestrator's own login: `github.login` when set, else who the credentials are (`whoami`)."""
+    return settings.github.login or str(whoami(settings, client)["login"])

@@ -23,6 +23,7 @@ from tasks import agents
 from tasks.github_client import GitHubClient, GitHubError, make_github
 from tasks.live import WRITE_ATTEMPTS, ActionFailed, Live, PreconditionFailed, guarded
 from tasks.live_checks import _still_stuck, check, checkbox, labels_of
+from tasks.write_limits import paced
 
 __all__ = [  # what execute (and tests) take from here; Live and the checks live next door
     "MARKER_KINDS", "PERFORM", "WRITE_ATTEMPTS", "ActionFailed", "Live", "PreconditionFailed", "_still_stuck",
@@ -52,6 +53,8 @@ class WriteSafeRetry(github.GithubRetry):
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if method.upper() in ("POST", "PATCH") and status_code >= 500:
             return False
+        if status_code in (403, 429):  # a rate limit: urllib3 would sleep any Retry-After, even an hour;
+            return False  # tasks.write_limits waits a short one and defers a long one
         return super().is_retry(method, status_code, has_retry_after)
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001
@@ -63,8 +66,8 @@ class WriteSafeRetry(github.GithubRetry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
-def make_writer(settings: Settings, token: str) -> GitHubClient:
-    """A client like `make_github`'s, with writes paced and never blindly repeated."""
+def make_writer(settings: Settings, token: str | None = None) -> GitHubClient:
+    """A client like `make_github`'s, with writes paced (`tasks.write_limits`) and never blindly repeated."""
     retry = WriteSafeRetry(
         total=5,
         connect=2,
@@ -73,7 +76,7 @@ def make_writer(settings: Settings, token: str) -> GitHubClient:
         allowed_methods={"GET", "HEAD", "PUT", "DELETE", "POST", "PATCH"},
     )
     gh = make_github(settings, token, retry)
-    return GitHubClient(gh, token_source=settings.token_source)
+    return paced(GitHubClient(gh, token_source=settings.token_source), settings)  # GitHub's write limits
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -106,10 +106,10 @@ def save_row(
     cost = int(action.get("cost") or 0) if status in SPENT else 0
     con.execute(
         "INSERT OR REPLACE INTO action_log (plan_id, seq, action, repo, target, status, reason, github_url, "
-        "cost, member, executed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "cost, member, executed_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             action["plan_id"], action["seq"], action["action"], action["repo"], action.get("target"),
-            status, reason, github_url, cost, member or action.get("member"), at,
+            status, reason, github_url, cost, member or action.get("member"), at, action.get("actor"),
         ],
     )  # fmt: skip
 
@@ -135,3 +135,9 @@ def pending_elsewhere(
         [done_since, done_since, action["repo"], action["plan_id"], action["seq"]],
     ).fetchdf()
     return frame.to_dict("records")
+
+
+def forget_pending(con: duckdb.DuckDBPyConnection, plan_id: str, seq: int) -> None:
+    """Drop the step's `pending` row (and with it a dispatch's reservation): GitHub's write limit
+    refused the step before any of its writes landed, so the next run checks it afresh."""
+    con.execute("DELETE FROM action_log WHERE plan_id = ? AND seq = ? AND status = 'pending'", [plan_id, seq])

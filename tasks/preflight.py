@@ -44,7 +44,7 @@ def check_github(settings: Settings) -> None:
     """The token is there and GitHub accepts it (one free request), before any flow starts."""
     from tasks.github_client import check_credentials
 
-    check_credentials(settings, settings.token())
+    check_credentials(settings)  # a token, or an App (its JWT, its installation and a token from it)
 
 
 def preflight(settings: Settings) -> None:

@@ -77,6 +77,9 @@ def locked_reader(path: str | Path, timeout: float = 600) -> Iterator[duckdb.Duc
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no database at {path} (run `orchestrator snapshot` first)")
+    from tasks.schema_upgrade import ensure_current
+
+    ensure_current(path, timeout)  # before the lock: an upgrade takes the writers' lock itself
     with FileLock(f"{path}.lock", timeout=timeout):
         with store.reader(path) as con:
             yield con

@@ -17,7 +17,6 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from analytics.views import create_views
 from tasks.github_read import PR_DETAIL_COLUMNS, RepoFetch, RepoSyncState, content_hash
 
 ISSUE_COLUMNS = """
@@ -106,7 +105,15 @@ TABLES: dict[str, str] = {
     "action_log": """
         plan_id VARCHAR NOT NULL, seq INTEGER NOT NULL, action VARCHAR NOT NULL, repo VARCHAR NOT NULL,
         target VARCHAR, status VARCHAR NOT NULL, reason VARCHAR, github_url VARCHAR, cost INTEGER NOT NULL,
-        member VARCHAR, executed_at TIMESTAMP NOT NULL, PRIMARY KEY (plan_id, seq)
+        member VARCHAR, executed_at TIMESTAMP NOT NULL,
+        actor VARCHAR,  -- the login that acted on GitHub: the token's user, or an App's `slug[bot]`
+        PRIMARY KEY (plan_id, seq)
+    """,
+    # GitHub's content-creation limits: one row per content-creating request execute sent (sent_at:
+    # GitHub's clock), so a run counts the writes of earlier runs in the same minute and hour.
+    "write_log": """
+        sent_at TIMESTAMP NOT NULL, method VARCHAR NOT NULL, path VARCHAR, plan_id VARCHAR, seq INTEGER,
+        login VARCHAR
     """,
     "sync_state": """
         repo VARCHAR PRIMARY KEY, since TIMESTAMP, last_event_id BIGINT,
@@ -114,7 +121,9 @@ TABLES: dict[str, str] = {
     """,
 }
 
-# Columns added after a table was first released: databases made before get them on open.
+# Columns added after a table was first released. Kept for the record: an upgrade finds every
+# column of `TABLES` a database lacks by itself (tasks/schema_upgrade.py), so a new column needs only
+# its line in `TABLES` (with a DEFAULT when it is NOT NULL).
 ADDED_COLUMNS: dict[str, list[str]] = {
     "snapshot_runs": ["github_started_at TIMESTAMP"],
     "comments": ["author_association VARCHAR"],  # the trust model needs who wrote each comment
@@ -153,16 +162,11 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw tables and base views if they are missing (safe to re-run)."""
-    for name, columns in TABLES.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
-    for name, added in ADDED_COLUMNS.items():
-        for column in added:
-            con.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {column}")
-    con.execute("CREATE SEQUENCE IF NOT EXISTS snapshot_run_id START 1")
-    for name, sql in VIEWS.items():
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
-    create_views(con)  # the analytics views (staging -> core -> marts) over these tables
+    """Bring the tables, columns and views to this release's schema (safe to re-run; an older
+    database is upgraded in one transaction, a newer one refused: `tasks/schema_upgrade.py`)."""
+    from tasks.schema_upgrade import apply_schema
+
+    apply_schema(con)
 
 
 @contextmanager
@@ -487,9 +491,10 @@ def writer(path: str | Path, timeout: float = 600) -> Iterator[duckdb.DuckDBPyCo
     path = Path(path)
     check_database_path(path)  # one line at once, not a lock timeout or a DuckDB traceback
     with FileLock(f"{path}.lock", timeout=timeout):
-        con = connect(path)
+        from tasks.schema_upgrade import open_current
+
+        con = open_current(path)  # an older database is copied aside and upgraded, a newer one refused
         try:
-            ensure_schema(con)
             yield con
         finally:
             con.close()
@@ -500,9 +505,12 @@ def reader(path: str | Path, attempts: int = 50) -> Iterator[duckdb.DuckDBPyConn
     """A read-only connection; waits briefly while a writer holds the file."""
     import time
 
+    from tasks.schema_upgrade import ensure_current
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no database at {path} (run `orchestrator snapshot` first)")
+    ensure_current(path)  # an older database is upgraded first (with its copy), a newer one refused
     for attempt in range(attempts):
         try:
             con = connect(path, read_only=True)

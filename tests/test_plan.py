@@ -112,7 +112,8 @@ def test_budget_json_equals_the_ledger(sandbox, settings, tmp_path):
     with store.writer(settings.database.path) as con:
         for seq, (status, hours) in enumerate(rows, 1):
             con.execute(
-                "INSERT INTO action_log VALUES ('p1', ?, 'dispatch', 'dappcore/core', ?, ?, 'r', NULL, 1, 'Snider', ?)",
+                "INSERT INTO action_log (plan_id, seq, action, repo, target, status, reason, github_url, cost, member,"
+                " executed_at) VALUES ('p1', ?, 'dispatch', 'dappcore/core', ?, ?, 'r', NULL, 1, 'Snider', ?)",
                 [seq, str(900 + seq), status, midnight + timedelta(hours=hours)],
             )
         expected = con.execute(

@@ -109,7 +109,8 @@ def load(org) -> tuple[duckdb.DuckDBPyConnection, Settings]:
         for _ in range(count):
             seq += 1
             con.execute(
-                "INSERT INTO action_log VALUES ('old', ?, 'dispatch', ?, ?, 'done', 'r', NULL, 1, ?, ?)",
+                "INSERT INTO action_log (plan_id, seq, action, repo, target, status, reason, github_url, cost, member,"
+                " executed_at) VALUES ('old', ?, 'dispatch', ?, ?, 'done', 'r', NULL, 1, ?, ?)",
                 [seq, f"{ORG}/{repo}", str(900 + seq), login, NOW - timedelta(hours=1)],
             )
     settings = Settings.model_validate(

@@ -454,7 +454,32 @@ def _nullable_to_jsonschema(node):
     return out
 
 
-def test_shapes_match_githubs_openapi(http):
+def _app_samples(http, state) -> dict[str, object]:
+    """The GitHub App endpoints' answers (JWT, installation token) and a comment the App's bot wrote."""
+    import time
+
+    import jwt
+
+    app, installed, private = state.add_app("shape-check", "dappcore")
+    now = int(time.time())
+    signed = {"Authorization": "Bearer " + jwt.encode({"iat": now - 60, "exp": now + 300, "iss": str(app.id)},
+                                                       private, algorithm="RS256")}  # fmt: skip
+    path = f"/app/installations/{installed[0].id}/access_tokens"
+    token = http.post(path, headers=signed).json()
+    bot = {"Authorization": f"token {token['token']}"}
+    comment = http.post("/repos/dappcore/core/issues/101/comments", headers=bot, json={"body": "from the app"}).json()
+    return {
+        "integration": http.get("/app", headers=signed).json(),
+        "installation": http.get("/orgs/dappcore/installation", headers=signed).json(),
+        "installation#repo": http.get("/repos/dappcore/core/installation", headers=signed).json(),
+        "installation#list": http.get("/app/installations", headers=signed).json()[0],
+        "installation-token": token,
+        "issue-comment#bot": comment,
+        "simple-user#bot": comment["user"],
+    }
+
+
+def test_shapes_match_githubs_openapi(http, server):
     if not OPENAPI.exists():
         pytest.skip(f"{OPENAPI} is absent: run `make openapi` to fetch GitHub's OpenAPI description")
     import jsonschema
@@ -462,7 +487,7 @@ def test_shapes_match_githubs_openapi(http):
     spec = json.loads(OPENAPI.read_text())
     schemas = _nullable_to_jsonschema(spec["components"]["schemas"])
     problems = []
-    for name, sample in _samples(http).items():
+    for name, sample in (_samples(http) | _app_samples(http, server.state)).items():
         if sample is None:
             continue
         schema_name = name.split("#")[0]

@@ -75,6 +75,8 @@ def test_the_state_does_not_import_the_seed():
             "sandbox.state_issues",
             "sandbox.state_pulls",
             "sandbox.state_history",
+            "sandbox.apps",  # GitHub Apps' state mixin
+            "sandbox.write_limits",  # content-creation limits' state
         }, path.name
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pytest
 from github import Auth, Github
@@ -199,10 +201,22 @@ def test_events_record_who_handed_an_issue_to_the_agent(sandbox, settings):
     assert len(rows) == 1 and rows[0][2]
 
 
-def test_token_never_reaches_the_database(sandbox, settings, monkeypatch):
+@pytest.mark.parametrize("credentials", ["token", "app"])
+def test_token_never_reaches_the_database(sandbox, settings, monkeypatch, tmp_path, credentials):
+    """Neither a personal token nor an App's private key, JWT or installation tokens (tokens living 2 s,
+    so the snapshot renews them) reach any table."""
+    secrets = ["ghp_secret_value_123"]
     sandbox.state.accepted_tokens.add("ghp_secret_value_123")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret_value_123")
+    if credentials == "app":
+        from tests.test_github_app import PEM_BODY, add_app, app_settings
+
+        app, _, key, private = add_app(sandbox, tmp_path, lifetime=2)
+        settings = app_settings(sandbox, tmp_path, app, key)
+        secrets += PEM_BODY.search(private).group(1).splitlines()[1:-1]
     snapshot(settings)
+    secrets += list(sandbox.state.installation_tokens)
+    assert credentials == "token" or len(sandbox.state.installation_tokens) >= 1
     con = duckdb.connect(settings.database.path, read_only=True)
     try:
         for (table,) in con.execute(
@@ -211,7 +225,8 @@ def test_token_never_reaches_the_database(sandbox, settings, monkeypatch):
             text = con.execute(
                 f"SELECT coalesce(string_agg(CAST(columns(*) AS VARCHAR), ' '), '') FROM {table}"
             ).fetchall()
-            assert "ghp_secret_value_123" not in str(text), table
+            assert not [secret for secret in secrets if secret in str(text)], table
+            assert not re.search(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+", str(text)), f"a JWT in {table}"
     finally:
         con.close()
 

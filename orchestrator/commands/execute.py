@@ -20,7 +20,11 @@ from orchestrator.cli_common import (
     settings,
 )
 
-STATUS_STYLE = {"done": "green", "skipped": "yellow", "failed": "red", "refuse": "red", "would run": "cyan"}
+STATUS_STYLE = {
+    "done": "green", "skipped": "yellow", "failed": "red", "refuse": "red", "would run": "cyan", "deferred": "magenta",
+}  # fmt: skip
+# Exit status of an apply that GitHub's write limits cut short (sysexits' EX_TEMPFAIL: try again later).
+DEFERRED_EXIT = 75
 # At 80 columns: what is done to what (`repo#N` or `repo:branch`, the org is in the title), its
 # status and why; the cost (1 for a dispatch, else 0) goes when there is no room for it.
 OUTCOME_COLUMNS = [
@@ -40,6 +44,8 @@ def execute(
     """Perform a plan's actions on GitHub, re-checking each first; a dry run unless --apply.
 
     Example: orchestrator execute (shows what would be done), then orchestrator execute --apply
+
+    Exit 75 when GitHub's write limits deferred some actions (`deferred N actions until HH:MM`).
     """
     from orchestrator.cli_common import state
     from orchestrator.sandbox_link import connect_sandbox
@@ -65,6 +71,10 @@ def execute(
         print_outcomes(summary, configured.github.org)
     if summary.get("stopped"):  # GitHub unreachable or the deadline: the rest waits for the next run
         fail(summary["stopped"], 1)
+    if summary.get("deferred"):  # GitHub's write limits: nothing failed, the next run carries on
+        if not (as_json or as_csv):
+            console.print(data_text(summary["deferred"]["message"]))
+        raise typer.Exit(DEFERRED_EXIT)
 
 
 def outcome_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@ Order matters where paths overlap: within a router a literal path (`/issues/comm
 before the parameter it would otherwise match (`/issues/{number}`), as FastAPI tries routes in order.
 """
 
-from sandbox.routes import admin, git, issues, meta, pulls
+from sandbox.routes import admin, apps, git, issues, meta, pulls
 
-ROUTERS = (admin.router, meta.router, issues.router, pulls.router, git.router)
+ROUTERS = (admin.router, apps.router, meta.router, issues.router, pulls.router, git.router)
 
 __all__ = ["ROUTERS"]

@@ -43,6 +43,11 @@ async def rate_limit(ctx: Context) -> Response:
 @router.get("/user")
 async def me(ctx: Context) -> Response:
     with ctx.state.lock:
+        if ctx.state.user(ctx.actor()).type == "Bot":  # an App's installation token: GitHub says 403
+            raise SandboxError(
+                403, "Resource not accessible by integration",
+                documentation_url="https://docs.github.com/rest/users/users#get-the-authenticated-user",
+            )  # fmt: skip
         return ctx.json(ctx.shapes.full_user(ctx.actor(), private=True))
 
 

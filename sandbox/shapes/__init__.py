@@ -6,6 +6,7 @@ labels, a PR its repository). Keep every shape's keys in GitHub's order: clients
 """
 
 from sandbox.shapes.accounts import AccountShapes
+from sandbox.shapes.apps import AppShapes
 from sandbox.shapes.base import DOCS, ShapesBase, ts
 from sandbox.shapes.git import GitShapes
 from sandbox.shapes.issues import IssueShapes
@@ -13,7 +14,7 @@ from sandbox.shapes.pulls import PullShapes
 from sandbox.shapes.repos import RepoShapes
 
 
-class Shapes(AccountShapes, RepoShapes, IssueShapes, PullShapes, GitShapes):
+class Shapes(AccountShapes, RepoShapes, IssueShapes, PullShapes, GitShapes, AppShapes):
     """Serialises state objects; `api` is the server's base URL, `media` the requested body format."""
 
 
