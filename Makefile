@@ -36,9 +36,13 @@ demo: install
 
 openapi: .cache/openapi/api.github.com.json
 
+# Most of the suite waits on servers, subprocesses and injected latency, not the CPU: three
+# workers, each with its own sandbox and Prefect harness, one test file per worker at a time.
+TEST_WORKERS ?= 3
+
 test: install-test
 	-@$(MAKE) --no-print-directory openapi
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The fast lane: lint and the tests that need no sandbox, Prefect harness or subprocess.
 check: install-test
