@@ -6,7 +6,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: install install-test demo test check lint bench clean
+.PHONY: install install-test demo test check lint bench clean openapi graphql-schema
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,22 @@ demo: install
 
 openapi: .cache/openapi/api.github.com.json
 
+# GitHub's published GraphQL schema, used to validate every query the snapshot can send.
+.cache/graphql/schema.graphql:
+	mkdir -p .cache/graphql
+	cd .cache/graphql && npm pack --silent @octokit/graphql-schema@15 >/dev/null && \
+	  tar xzf octokit-graphql-schema-*.tgz package/schema.graphql && \
+	  mv package/schema.graphql . && rm -rf package octokit-graphql-schema-*.tgz
+
+graphql-schema: .cache/graphql/schema.graphql
+
 # Most of the suite waits on servers, subprocesses and injected latency, not the CPU: three
 # workers, each with its own sandbox and Prefect harness, one test file per worker at a time.
 TEST_WORKERS ?= 3
 
 test: install-test
 	-@$(MAKE) --no-print-directory openapi
+	-@$(MAKE) --no-print-directory graphql-schema
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The fast lane: lint and the tests that need no sandbox, Prefect harness or subprocess.

@@ -18,7 +18,7 @@ NEW_ISSUE_ACTIONS = frozenset({"create_issue", "create_framework_issue", "create
 # then closing finished work; then epic structure; new issues last: they cost nothing to
 # defer, the snapshot keeps them waiting for the next plan.
 WRITE_PRECEDENCE = {
-    "tick_checklist": 0, "escalate_pr": 0, "update_branch": 0, "nudge_pr": 0,
+    "tick_checklist": 0, "escalate_pr": 0, "update_branch": 0, "nudge_pr": 0, "resolve_threads": 0,
     "dispatch": 1,
     "close_audit": 2, "open_epic_pr": 2, "close_epic": 2,
     "link_child": 3, "create_branch": 3, "sync_epic_branch": 3,

@@ -26,6 +26,7 @@ def plan_rules(settings: Settings) -> PlanRules:
         refill_high=dispatch.refill_high,
         epic_branch_max_behind=dispatch.epic_branch_max_behind,
         nudge_cooldown_hours=dispatch.nudge_cooldown_hours,
+        resolve_outdated_threads=dispatch.resolve_outdated_threads,
         bounds=Bounds(
             dispatch.max_new_issues_per_plan, dispatch.max_new_issues_per_audit, dispatch.max_write_actions_per_plan
         ),

@@ -51,6 +51,12 @@ class Agent:
     kind: ClassVar[str] = ""
     label: str = "jules"
     assignee: str | None = None
+    # The accounts the agent opens its pull requests as (e.g. `google-labs-jules[bot]`); only their
+    # PRs are the agent's (outdated review threads resolved). Not part of a dispatch's payload.
+    pr_authors: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pr_authors", tuple(str(a) for a in self.pr_authors or () if a))
 
     @property
     def name(self) -> str:
@@ -61,7 +67,7 @@ class Agent:
 
     def payload(self) -> dict[str, Any]:
         """The agent fields of a `dispatch` action's payload (`mode` names the kind)."""
-        return {"mode": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        return {"mode": self.kind, **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "pr_authors"}}
 
     def not_dispatched_check(self, number: int) -> dict[str, Any]:
         """The precondition saying #number is not with the agent yet (checked live before dispatch)."""
@@ -78,6 +84,12 @@ class Agent:
 
     def undo_request(self, repo: str, number: int) -> Request:
         raise NotImplementedError
+
+    def opened(self, pr_author: str | None) -> bool:
+        """Whether a pull request by `pr_author` is the agent's (its accounts, any case; for an
+        assignee back-end its own account too, as the Copilot coding agent opens PRs as itself)."""
+        mine = _lower_set(self.pr_authors) | (_lower_set([self.assignee]) if self.kind == "assignee" else set())
+        return bool(pr_author) and str(pr_author).lower() in mine
 
     # ── what the snapshot's views recognise ──────────────────────────────────
 

@@ -185,6 +185,9 @@ class AgentSettings(_Section):
     mode: str = Field("label", description="how a dispatch reaches the agent: a kind of common.agents.AGENT_KINDS")
     assignee: str | None = Field(None, description="the agent's login when mode = 'assignee' (e.g. Copilot)")
     max_in_flight: int | None = Field(None, ge=0, description="tasks running at once the agent allows")
+    pr_authors: list[str] = Field(
+        ["google-labs-jules[bot]"], description="the accounts the agent opens its pull requests as"
+    )
 
     @field_validator("mode")
     @classmethod
@@ -242,6 +245,9 @@ class DispatchSettings(_Section):
     stale_pr_days: float = Field(3.0, gt=0, description="a PR that has not moved for this long is stuck")
     escalate_after_nudges: int = Field(2, ge=1, description="nudges without effect before a person is asked")
     nudge_cooldown_hours: float = Field(12.0, ge=0, description="hours a nudged PR is left alone before the next")
+    resolve_outdated_threads: bool = Field(
+        True, description="resolve the agent's PRs' review threads whose code has changed; false leaves them to people"
+    )
     morning_ends_hour: int = Field(11, ge=0, le=23, description="local hour the morning cadence ends")
     raise_below_share: float = Field(0.5, ge=0, le=1, description="less used than this by midday: raise the rate")
     throttle_above_share: float = Field(0.8, ge=0, le=1, description="more used than this by morning: throttle")

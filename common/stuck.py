@@ -27,6 +27,9 @@ STUCK_REASONS: tuple[StuckReason, ...] = (
     StuckReason(ESCALATE, "escalate", "escalate_pr"),
     StuckReason("conflicting", "fix the merge conflict", "nudge_pr", "fix the merge conflict"),
     StuckReason("changes_requested", "fix the code reviews", "nudge_pr", "fix the code reviews"),
+    # Review threads still open (GraphQL's reviewThreads; NULL from REST, then never this code). The
+    # runbook's Stage 3 asks the agent the same way: "fix the code reviews".
+    StuckReason("unresolved_threads", "fix the code reviews (unresolved threads)", "nudge_pr", "fix the code reviews"),
     StuckReason("ci_failing", "re-run CI", "nudge_pr", "the checks are failing: please fix them"),
     StuckReason("behind", "update branch", "update_branch"),
     StuckReason("stale", "ping", "nudge_pr", "is this still moving? please push your progress or say what blocks you"),

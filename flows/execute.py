@@ -171,7 +171,7 @@ def _perform(
     otherwise the row stays pending and the next run finishes it."""
     db = settings.database.path
     try:
-        url = PERFORM[action["action"]](live, action, settings)
+        result = PERFORM[action["action"]](live, action, settings)
     except Deferred:
         gate = _gate(live)
         if fresh and (gate is None or gate.landed == 0):
@@ -191,7 +191,8 @@ def _perform(
             if landed:
                 return _record(db, action, "done", f"dispatched; the comment failed: {_reason(exc)}", member=member)
         return _record(db, action, "failed", _reason(exc)) | {"unreachable": unreachable}
-    return _record(db, action, "done", None, url, member=member)
+    url, note = result if isinstance(result, tuple) else (result, None)
+    return _record(db, action, "done", note, url, member=member)
 
 
 def _live_verdict(settings: Settings, live: Live, action: dict[str, Any]) -> tuple[str, str, bool] | None:

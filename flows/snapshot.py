@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -24,6 +25,10 @@ from tasks.github_client import (
     own_login,
     worth_retrying,
 )
+from tasks.github_details import apply_graphql_pulls, fetch_open_pull_details
+from tasks.github_graphql import GraphQLUnavailable, Points, RepoRequest
+from tasks.github_graphql_pulls import read_open_pulls
+from tasks.github_links import read_links
 from tasks.github_read import RepoFetch, RepoSyncState, fetch_repo, fetch_repositories
 
 # Called after each repository is fetched: (repo, repositories done, repositories in all).
@@ -76,9 +81,53 @@ def read_sync_states(settings: Settings, repos: list[dict[str, Any]], full: bool
 def fetch_repository(
     settings: Settings, state: RepoSyncState, fetched_at: datetime
 ) -> tuple[RepoFetch, RequestCounter]:
-    """One repository's issues, PRs, comments, events and open-PR detail."""
+    """One repository's issues, PRs, comments and events (open PRs' detail: GraphQL, or `rest-details`)."""
     client = _client(settings)
     return fetch_repo(client, state, fetched_at), client.counter
+
+
+@task(name="graphql-open-pulls", cache_policy=NO_CACHE)
+def graphql_open_pulls(
+    settings: Settings, states: list[RepoSyncState], expected: dict[str, int]
+) -> tuple[dict[str, list[dict]] | None, RequestCounter, Points, str | None]:
+    """Every open PR of every repository over GraphQL, many per query; None when GraphQL is unusable."""
+    client, points = _client(settings), Points()
+    requests = [RepoRequest(s.repo, expected.get(s.repo, 0) or 1) for s in states]
+    try:
+        # who a token is, in the same query (no GET /user); an App's bot comes from GET /app instead
+        viewer = not settings.github.login and not settings.github.uses_app
+        return read_open_pulls(client, requests, points, viewer), client.counter, points, None
+    except GraphQLUnavailable as exc:
+        return None, client.counter, points, str(exc)
+
+
+@task(
+    name="rest-details",
+    task_run_name="rest details {state.repo}",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=worth_retrying,
+    cache_policy=NO_CACHE,
+)
+def rest_details(
+    settings: Settings, state: RepoSyncState, fetch: RepoFetch, fetched_at: datetime
+) -> tuple[RepoFetch, RequestCounter]:
+    """Open PRs' detail over REST (4 requests a PR): the path when GraphQL is unusable."""
+    client = _client(settings)
+    # a copy: a retried attempt starts from the listing again
+    fetch = replace(fetch, pulls=[dict(row) for row in fetch.pulls], etags=dict(fetch.etags), cached=dict(fetch.cached))
+    fetch_open_pull_details(client, state, fetch, fetched_at, settings.github.concurrency)
+    return fetch, client.counter
+
+
+@task(name="read-links", cache_policy=NO_CACHE)
+def links(
+    settings: Settings, fetches: list[RepoFetch], graphql: bool
+) -> tuple[list[RepoFetch], RequestCounter, Points]:
+    """Native sub-issues and dependencies of the issues whose summaries say they have some."""
+    client, points = _client(settings), Points()
+    read_links(client, fetches, graphql, points, settings.github.concurrency)
+    return fetches, client.counter, points
 
 
 @task(name="write-snapshot", cache_policy=NO_CACHE)
@@ -145,19 +194,13 @@ def run_snapshot(settings: Settings, full: bool = False, progress: Progress | No
         repos, listed = list_repositories(settings)
         counter.add(listed)
         github_started = github_start(listed, logger)
-        identity, asked = own_identity(settings)  # trust: whose markers count
-        counter.add(asked)
         names = [repo["repo"] for repo in repos]
         states = read_sync_states(settings, repos, full)
-        runner_futures = fetch_repository.map(unmapped(settings), states, fetched_at=unmapped(github_started))
-        fetches = []
-        for done, future in enumerate(as_completed(runner_futures), 1):
-            fetch, used = future.result()
-            counter.add(used)
-            fetches.append(fetch)
-            if progress:
-                progress(fetch.repo, done, len(states))
-        fetches.sort(key=lambda f: f.repo)
+        fetches, points, path = fetch_all(settings, repos, states, github_started, counter, progress)
+        identity = {"token_login": points.viewer} if points.viewer and not settings.github.login else None
+        if identity is None:  # trust: whose markers count (GraphQL's `viewer` did not say)
+            identity, asked = own_identity(settings)
+            counter.add(asked)
         summary = {
             "run_id": run_id,
             "repos": names,
@@ -166,6 +209,8 @@ def run_snapshot(settings: Settings, full: bool = False, progress: Progress | No
             "requests_not_modified": counter.not_modified,
             "rate_limit_remaining": counter.rate_remaining,
             "rate_limit_limit": counter.rate_limit,
+            "graphql_points": points.spent,
+            "read_path": path,
         }
         figures = {**summary, "github_started_at": github_started}
         added = write_snapshot(settings, run_id, github_started, repos, fetches, figures, identity)
@@ -182,6 +227,50 @@ def run_snapshot(settings: Settings, full: bool = False, progress: Progress | No
         run_id, len(names), counter.requests, counter.not_modified, added,
     )  # fmt: skip
     return summary
+
+
+def fetch_all(
+    settings: Settings,
+    repos: list[dict[str, Any]],
+    states: list[RepoSyncState],
+    fetched_at: datetime,
+    counter: RequestCounter,
+    progress: Progress | None = None,
+) -> tuple[list[RepoFetch], Points, str]:
+    """Every repository's lists (REST, concurrently) while GraphQL reads all open PRs; REST details
+    for every repository when GraphQL is unusable; then sub-issues and dependencies."""
+    logger = get_run_logger()
+    expected = {r["repo"]: r.get("open_issues_count") or 0 for r in repos}  # first snapshot: an upper bound
+    expected.update({s.repo: len(s.open_pulls) + 1 for s in states if s.since is not None})
+    graphql = graphql_open_pulls.submit(settings, states, expected)
+    futures = fetch_repository.map(unmapped(settings), states, fetched_at=unmapped(fetched_at))
+    fetches = []
+    for done, future in enumerate(as_completed(futures), 1):
+        fetch, used = future.result()
+        counter.add(used)
+        fetches.append(fetch)
+        if progress:
+            progress(fetch.repo, done, len(states))
+    fetches.sort(key=lambda f: f.repo)
+    by_repo = {state.repo: state for state in states}
+    pulls, used, points, unusable = graphql.result()
+    counter.add(used)
+    if pulls is not None:
+        for fetch in fetches:
+            apply_graphql_pulls(by_repo[fetch.repo], fetch, pulls.get(fetch.repo) or [], fetched_at)
+    else:
+        logger.warning("GraphQL unusable (%s): open PRs' detail over REST", unusable)
+        done = rest_details.map(unmapped(settings), [by_repo[f.repo] for f in fetches], fetches, unmapped(fetched_at))
+        fetches = []
+        for fetch, used in (future.result() for future in done):
+            counter.add(used)
+            fetches.append(fetch)
+    fetches, used, link_points = links(settings, fetches, pulls is not None)
+    counter.add(used)
+    points.spent += link_points.spent
+    if pulls is None:
+        points.viewer = None  # GraphQL unusable: who the token is comes from GET /user
+    return fetches, points, "graphql" if pulls is not None else "rest"
 
 
 def github_start(listed: RequestCounter, logger: Any) -> datetime:

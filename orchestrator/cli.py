@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+
+INVOKED = time.perf_counter()  # `--verbose` reports the time from here to the first GitHub request
 
 # Quiet, reliable Prefect on a fresh machine: no telemetry, a start-up timeout long
 # enough for the first database migration (about 22 s on 2 cores), and only warnings.
@@ -67,6 +70,15 @@ def snapshot(full: Annotated[bool, typer.Option(help="list everything, not just 
         f"({summary['requests_not_modified']} not modified), {summary['versions_added']} versions added, "
         f"rate limit left {summary['rate_limit_remaining']}"
     )
+    if state.verbose:
+        from tasks.github_client import FIRST_REQUEST
+
+        since = {phase: f"{at - INVOKED:.2f} s" for phase, at in FIRST_REQUEST.items()}
+        console.print(
+            f"first GitHub request {since.get('preflight', 'none')} after invocation (pre-flight check), "
+            f"the snapshot's first {since.get('flow', 'none')}; {summary['graphql_points']} GraphQL points, "
+            f"read path {summary['read_path']}"
+        )
 
 
 @app.command()

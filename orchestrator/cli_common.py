@@ -35,6 +35,7 @@ err = Console(stderr=True, emoji=False)
 class State:
     config: str | None = None
     db: str | None = None
+    verbose: bool = False
 
 
 state = State()
@@ -51,7 +52,7 @@ def main(
     """Issue Orchestrator: snapshot GitHub into DuckDB, plan, dispatch, forecast."""
     if not verbose:  # urllib3 announces every retry; the command's one-line error says what matters
         logging.getLogger("urllib3").setLevel(logging.ERROR)
-    state.config, state.db = config, db
+    state.config, state.db, state.verbose = config, db, verbose
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -24,6 +24,7 @@ from sandbox.state import Faults, RateBucket, SandboxState
 
 ADMIN_PREFIX = "/_sandbox/"
 FREE_PATHS = ("/rate_limit",)  # GitHub does not count these against the limit
+GRAPHQL_PATH = "/graphql"  # its own points bucket and headers (`sandbox.gql.execute`)
 REPO_PATH = re.compile(r"^/repos/([^/]+)/([^/]+)(/.*)?$")
 REPOSITORIES_PATH = re.compile(r"^/repositories/(\d+)(/.*)?$")
 
@@ -55,20 +56,22 @@ async def answer_as_github(request: Request, call_next: Callable, state: Sandbox
     request.state.app_id = app_id_of(token, state)  # a GitHub App's JWT (sandbox/apps.py)
     bucket = rate_bucket_for(request, state, token)
     free = path in FREE_PATHS
+    graphql = path == GRAPHQL_PATH and not auth_error
 
     response: Response
     if auth_error:
         response = error_response(401, refusal_message(request, state))
-    elif bucket.used >= bucket.limit and not free:
+    elif bucket.used >= bucket.limit and not free and not graphql:
         response = _rate_limited(request, state, login)
     elif (wait := _content_wait(request, state, login or token, body_for_log)) is not None:
         response = write_limits.refusal(wait, count)  # GitHub's content-creation limit (secondary)
     else:
         response = await _faulty_or_real(request, call_next, state, faults, count)
-        if response.status_code != 304 and not free:
+        if response.status_code != 304 and not free and not graphql:
             with state.lock:
                 bucket.used += 1
-    _rate_headers(response, bucket)
+    if not graphql or "X-RateLimit-Resource" not in response.headers:
+        _rate_headers(response, bucket)
     _github_headers(request, response, count, login)
     state.log_request(
         request.method,

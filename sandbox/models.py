@@ -145,6 +145,8 @@ class Issue:
     deleted: bool = False
     moved_to: tuple[int, int] | None = None  # (repo id, number) after a transfer
     pull: Pull | None = None
+    sub_issues: list[tuple[int, int]] = field(default_factory=list)  # (repo id, number), in priority order
+    blocked_by: list[tuple[int, int]] = field(default_factory=list)  # (repo id, number) of the blocking issues
 
     @property
     def is_pull(self) -> bool:
@@ -185,6 +187,37 @@ class Review:
     body: str
     submitted_at: datetime
     commit_id: str
+
+
+@dataclass
+class ReviewThread:
+    """A review conversation on a PR: outdated once the PR's head has moved past `commit_id`."""
+
+    id: int
+    repo_id: int
+    number: int
+    path: str
+    line: int
+    commit_id: str  # the PR head the thread was written on
+    is_resolved: bool = False
+    resolved_by: str | None = None
+
+
+@dataclass
+class ReviewComment:
+    """A comment in a review thread (GET /pulls/{n}/comments)."""
+
+    id: int
+    repo_id: int
+    number: int
+    thread_id: int
+    user: str
+    body: str
+    path: str
+    line: int
+    commit_id: str
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass
@@ -230,6 +263,8 @@ class Faults:
     # [[80, 60], [500, 3600]] as GitHub; content-creating requests beyond one are answered 403 with
     # the secondary-rate-limit message and `retry-after` (sandbox/write_limits.py). Empty: no limit.
     write_limits: list[list[float]] = field(default_factory=list)
+    graphql_errors: bool = False  # POST /graphql answers every query with errors (data null)
+    graphql_missing: bool = False  # POST /graphql answers 404, as a server without GraphQL
 
 
 @dataclass

@@ -16,13 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.apps import App, Installation
-from sandbox.models import CheckRun, Comment, Event, Faults, Issue, Repo, Review, Status, User
+from sandbox.models import (
+    CheckRun,
+    Comment,
+    Event,
+    Faults,
+    Issue,
+    Repo,
+    Review,
+    ReviewComment,
+    ReviewThread,
+    Status,
+    User,
+)
 from sandbox.state import SandboxState
 
 FORMAT = 1
 # The state's lists of objects, by attribute, and the dataclass each holds.
 LISTS: dict[str, type] = {"comments": Comment, "events": Event, "reviews": Review, "check_runs": CheckRun,
-                          "statuses": Status}  # fmt: skip
+                          "statuses": Status, "review_threads": ReviewThread,
+                          "review_comments": ReviewComment}  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -108,7 +121,7 @@ def state_from_dict(data: dict[str, Any]) -> SandboxState:
     state.repos = {repo.id: repo for repo in (build(Repo, row) for row in data["repos"])}
     state.issues = {(issue.repo_id, issue.number): issue for issue in (build(Issue, row) for row in data["issues"])}
     for name, cls in LISTS.items():
-        setattr(state, name, [build(cls, row) for row in data[name]])
+        setattr(state, name, [build(cls, row) for row in data.get(name, [])])
     state.faults = build(Faults, data["faults"])
     state.fault_counter = data["fault_counter"]
     state.apps = {app.id: app for app in (build(App, row) for row in data.get("apps", []))}

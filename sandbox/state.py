@@ -32,6 +32,8 @@ from sandbox.models import (
     RateBucket,
     Repo,
     Review,
+    ReviewComment,
+    ReviewThread,
     SandboxError,
     Status,
     User,
@@ -41,6 +43,7 @@ from sandbox.models import (
 from sandbox.state_git import RepoMixin
 from sandbox.state_history import HistoryMixin
 from sandbox.state_issues import IssueMixin
+from sandbox.state_links import LinkMixin
 from sandbox.state_pulls import PullMixin
 from sandbox.write_limits import validate as validate_write_limits
 
@@ -61,6 +64,8 @@ __all__ = [
     "RateBucket",
     "Repo",
     "Review",
+    "ReviewComment",
+    "ReviewThread",
     "SandboxError",
     "SandboxState",
     "Status",
@@ -70,7 +75,7 @@ __all__ = [
 ]
 
 
-class SandboxState(RepoMixin, IssueMixin, PullMixin, HistoryMixin, AppMixin):
+class SandboxState(RepoMixin, IssueMixin, PullMixin, LinkMixin, HistoryMixin, AppMixin):
     """Everything the sandbox knows; every public method takes the lock."""
 
     def __init__(
@@ -105,6 +110,8 @@ class SandboxState(RepoMixin, IssueMixin, PullMixin, HistoryMixin, AppMixin):
         self.reviews: list[Review] = []
         self.check_runs: list[CheckRun] = []
         self.statuses: list[Status] = []
+        self.review_threads: list[ReviewThread] = []
+        self.review_comments: list[ReviewComment] = []
         self.request_log: list[dict] = []
         self.rate_buckets: dict[str, RateBucket] = {}
         self.faults = Faults()
@@ -220,6 +227,14 @@ class SandboxState(RepoMixin, IssueMixin, PullMixin, HistoryMixin, AppMixin):
             )
 
     def writes(self) -> list[dict]:
-        """Logged mutating requests (everything but GET/HEAD/OPTIONS)."""
+        """Logged mutating requests (everything but GET/HEAD/OPTIONS and GraphQL queries)."""
         with self.lock:
-            return [r for r in self.request_log if r["method"] not in ("GET", "HEAD", "OPTIONS")]
+            reads = ("GET", "HEAD", "OPTIONS")
+            return [r for r in self.request_log if r["method"] not in reads and not _graphql_read(r)]
+
+
+def _graphql_read(entry: dict) -> bool:
+    """A POST /graphql that is a query, not a mutation (it writes nothing)."""
+    body = entry.get("body")
+    query = body.get("query") if isinstance(body, dict) else None
+    return entry["path"] == "/graphql" and isinstance(query, str) and not query.lstrip().startswith("mutation")

@@ -38,6 +38,7 @@ class Page:
     data: Any
     etag: str | None
     links: dict[str, str]
+    headers: dict[str, Any] = field(default_factory=dict)  # the answer's headers (GraphQL's rate limit)
 
     @property
     def not_modified(self) -> bool:
@@ -258,7 +259,13 @@ def worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     return not (isinstance(exc, GitHubError) and exc.status in NOT_WORTH_RETRYING)
 
 
+# time.perf_counter() of this process's first request to GitHub, per phase ("preflight", "flow"),
+# for `orchestrator --verbose snapshot`
+FIRST_REQUEST: dict[str, float] = {}
+
+
 def check_credentials(settings: Settings, token: str | None = None) -> None:
+
     """One request before a command starts its flow (and Prefect's ~15 s start-up): a refused token is
     reported in seconds, and so is a GitHub that cannot be reached at all (refused, or silent for 10 s,
     twice). `/rate_limit` is free; any other answer is left to the flow to retry and handle."""
@@ -268,7 +275,7 @@ def check_credentials(settings: Settings, token: str | None = None) -> None:
     auth = Auth.Token(token) if token else github_auth(settings)  # an App: its JWT and installation, checked here
     gh = Github(base_url=settings.github.api_url, auth=auth, timeout=min(settings.github.timeout, 10), retry=retry)
     try:
-        GitHubClient(gh, token_source=settings.token_source).get("/rate_limit")
+        GitHubClient(gh, token_source=settings.token_source, phase="preflight").get("/rate_limit")
     except CredentialsRefused:
         raise
     except requests.exceptions.ConnectionError:
@@ -299,10 +306,27 @@ def make_github(settings: Settings, token: str | None = None, retry: github.Gith
 class GitHubClient:
     """Counted GET/POST/PATCH through PyGithub's requester."""
 
-    def __init__(self, gh: Github, counter: RequestCounter | None = None, token_source: str = "the token"):
-        self.gh = gh
+    def __init__(
+        self, gh: Github, counter: RequestCounter | None = None, token_source: str = "the token", phase: str = "flow"
+    ):
+        self._gh = gh
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self.phase = phase
         self.counter = counter or RequestCounter()
         self.token_source = token_source  # named in a 401's message (e.g. GITHUB_TOKEN)
+
+    @property
+    def gh(self) -> Github:
+        """PyGithub's connection keeps one request's verb, URL and body between sending it and
+        reading the answer, so threads sharing it can swap requests (a GraphQL body sent as another
+        thread's GET): each other thread gets its own Github, same settings and auth."""
+        if threading.get_ident() == self._owner:
+            return self._gh
+        gh = getattr(self._local, "gh", None)
+        if gh is None:
+            gh = self._local.gh = Github(**self._gh.requester.kwargs)
+        return gh
 
     def request(
         self,
@@ -313,6 +337,7 @@ class GitHubClient:
         etag: str | None = None,
     ) -> Page:
         headers = {"If-None-Match": etag} if etag else None
+        FIRST_REQUEST.setdefault(self.phase, time.perf_counter())  # `orchestrator --verbose snapshot` says when
         try:
             response_headers, data = self._send(verb, url, params, headers, body)
         except GithubException as exc:
@@ -326,7 +351,8 @@ class GitHubClient:
             raise GitHubError(exc.status, message or "error", _path(url)) from None
         status = 304 if data is None and verb == "GET" and etag else 200
         self.counter.record(status, response_headers, data)
-        return Page(status, data, response_headers.get("etag"), parse_link_header(response_headers.get("link")))
+        links = parse_link_header(response_headers.get("link"))
+        return Page(status, data, response_headers.get("etag"), links, response_headers)
 
     def _send(self, verb: str, url: str, params: Any, headers: Any, body: Any) -> tuple[dict[str, Any], Any]:
         """PyGithub's request; an installation token GitHub refused (expired early, revoked) is renewed

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -209,6 +208,15 @@ def apply_pull_detail(
     return row
 
 
+def link_counts(raw: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(sub-issues, blocked by) from a listed issue's summaries; None where the server sends none."""
+    subs, deps = raw.get("sub_issues_summary"), raw.get("issue_dependencies_summary")
+    total = subs.get("total") if isinstance(subs, dict) else None
+    # `blocked_by` counts open blockers only; `total_blocked_by` counts closed ones too (links all the same)
+    blocked = (deps.get("total_blocked_by", deps.get("blocked_by"))) if isinstance(deps, dict) else None
+    return (total if isinstance(total, int) else None, blocked if isinstance(blocked, int) else None)
+
+
 def comment_row(repo: str, raw: dict[str, Any]) -> dict[str, Any]:
     issue_url = raw.get("issue_url") or ""
     number = issue_url.rstrip("/").rsplit("/", 1)[-1]
@@ -336,6 +344,13 @@ class RepoFetch:
     issues_disabled: bool = False
     listing_changed: bool = False
     comments_changed: bool = False
+    # issue number -> (sub-issues, blocked by) as the listing's summaries say (None: the server has none)
+    link_counts: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
+    review_threads: list[dict[str, Any]] | None = None  # None: not read (REST path)
+    sub_issues: list[dict[str, Any]] = field(default_factory=list)
+    dependencies: list[dict[str, Any]] = field(default_factory=list)
+    links_checked: list[int] = field(default_factory=list)  # issues whose links were read (or known to be none)
+    detail_path: str = "rest"
 
 
 def _cache_key(url: str, params: dict[str, Any] | None = None) -> str:
@@ -397,6 +412,7 @@ def fetch_issues_and_pulls(client: GitHubClient, state: RepoSyncState, out: Repo
             out.pulls.append(pull_row(state.repo, raw))
         else:
             out.issues.append(issue_row(state.repo, raw))
+            out.link_counts[number] = link_counts(raw)
     _fill_missing_merged(client, state, out, items)
     if state.full and not out.issues_disabled:  # without issues, /issues/N says 410 for every number
         _check_missing(client, state, out, seen)
@@ -498,46 +514,6 @@ def cached_get(client: GitHubClient, state: RepoSyncState, out: RepoFetch, url: 
     return data
 
 
-def fetch_open_pull_details(client: GitHubClient, state: RepoSyncState, out: RepoFetch, fetched_at: datetime) -> None:
-    """Mergeability, CI and reviews for every PR that is open now."""
-    fresh = {row["number"]: row for row in out.pulls}
-    open_rows = {n: row for n, row in fresh.items() if row["state"] == "open"}
-    for number, current in state.open_pulls.items():
-        if number not in fresh and number not in out.gone:  # unchanged: still open, detail may have moved
-            open_rows[number] = dict(current)
-    for number, row in sorted(open_rows.items()):
-        try:
-            pull = cached_get(client, state, out, f"/repos/{state.repo}/pulls/{number}")
-        except GitHubError as exc:
-            if exc.status in (404, 410):  # deleted meanwhile; the next full listing ends it
-                continue
-            raise
-        pull = _with_mergeability(client, state, out, number, pull)
-        sha = (pull.get("head") or {}).get("sha")
-        checks = status = None
-        if sha:
-            checks = cached_get(client, state, out, f"/repos/{state.repo}/commits/{sha}/check-runs", {"per_page": 100})
-            status = cached_get(client, state, out, f"/repos/{state.repo}/commits/{sha}/status")
-        reviews = cached_get(client, state, out, f"/repos/{state.repo}/pulls/{number}/reviews", {"per_page": 100})
-        apply_pull_detail(row, pull, checks, status, reviews, fetched_at)
-        if number not in fresh:
-            out.pulls.append(row)
-
-
-MERGEABILITY_WAITS = (1.0, 2.0)  # seconds; GitHub computes `mergeable` in the background
-
-
-def _with_mergeability(client: GitHubClient, state: RepoSyncState, out: RepoFetch, number: int, pull: dict) -> dict:
-    """GitHub answers `mergeable: null` while it computes it: ask again shortly, as its docs advise,
-    so that a value that only arrives later is not mistaken for a change at the next snapshot."""
-    for wait in MERGEABILITY_WAITS:
-        if pull.get("mergeable") is not None or pull.get("state") != "open" or pull.get("merged"):
-            break
-        time.sleep(wait)
-        pull = cached_get(client, state, out, f"/repos/{state.repo}/pulls/{number}")
-    return pull
-
-
 def fetch_epic_branches(client: GitHubClient, state: RepoSyncState, out: RepoFetch) -> None:
     """Branches under `epic/`, only for repos that have epics (saves a request per repo)."""
     # Only open epics need their branch; a closed one's is usually deleted.
@@ -574,7 +550,7 @@ def fetch_epic_branches(client: GitHubClient, state: RepoSyncState, out: RepoFet
 
 
 def fetch_repo(client: GitHubClient, state: RepoSyncState, fetched_at: datetime) -> RepoFetch:
-    """One repository's refresh: listing, comments, events, open PR detail, epic branches."""
+    """One repository's refresh: listing, comments, events, epic branches (open PRs' detail: tasks.github_details)."""
     out = RepoFetch(repo=state.repo, full=state.full)
     fetch_issues_and_pulls(client, state, out)
     items = out.issues + out.pulls
@@ -591,6 +567,5 @@ def fetch_repo(client: GitHubClient, state: RepoSyncState, fetched_at: datetime)
         fetch_comments(client, state, out)
     if not (listed_in_full and not items) and not out.issues_disabled:  # an empty repository has no events
         fetch_events(client, state, out)
-    fetch_open_pull_details(client, state, out, fetched_at)
     fetch_epic_branches(client, state, out)
     return out

@@ -21,6 +21,7 @@ from common.config import Settings, is_trusted_author
 from common.sanitize import has_marker, marker, sanitize, with_marker
 from tasks import agents
 from tasks.github_client import GitHubClient, GitHubError, make_github
+from tasks.github_native import add_sub_issue, do_resolve_threads
 from tasks.live import WRITE_ATTEMPTS, ActionFailed, Live, PreconditionFailed, guarded
 from tasks.live_checks import _still_stuck, check, checkbox, labels_of
 from tasks.write_limits import paced
@@ -222,8 +223,10 @@ def do_close_audit(live: Live, action: dict[str, Any], settings: Settings) -> st
     return url
 
 
-def do_link_child(live: Live, action: dict[str, Any], settings: Settings) -> str | None:
-    """`Parent: #EPIC` (with marker) on the child, unless a person already wrote that line."""
+def do_link_child(live: Live, action: dict[str, Any], settings: Settings) -> tuple[str | None, str]:
+    """`Parent: #EPIC` (with marker) on the child, unless a person already wrote that line; then
+    the child as a native sub-issue of the epic where the server has sub-issues (the ledger's
+    reason says which: `sub-issue added`, `already a sub-issue`, `sub-issues not supported here`)."""
     repo, number, payload = action["repo"], action["target"], action["payload"]
     epic = int(payload["epic"])
     plain = re.compile(rf"(?mi)^\s*Parent:\s*#{epic}(?!\d)")
@@ -232,8 +235,10 @@ def do_link_child(live: Live, action: dict[str, Any], settings: Settings) -> str
         None,
     )
     if existing is not None:
-        return _url(existing)
-    return _comment_once(live, repo, number, payload.get("comment") or f"Parent: #{epic}", "parent", str(epic))
+        url = _url(existing)
+    else:
+        url = _comment_once(live, repo, number, payload.get("comment") or f"Parent: #{epic}", "parent", str(epic))
+    return url, add_sub_issue(live, repo, epic, int(number))
 
 
 def _trusted(live: Live, item: dict[str, Any], settings: Settings) -> bool:
@@ -384,7 +389,9 @@ def do_close_epic(live: Live, action: dict[str, Any], settings: Settings) -> str
     return url
 
 
-PERFORM: dict[str, Callable[[Live, dict[str, Any], Settings], str | None]] = {
+# A perform function returns the GitHub URL of what it did, or (URL, a note for the ledger's reason).
+Performed = str | None | tuple[str | None, str]
+PERFORM: dict[str, Callable[[Live, dict[str, Any], Settings], Performed]] = {
     "create_issue": do_create_issue,
     "create_framework_issue": do_create_issue,
     "create_epic": do_create_issue,
@@ -399,6 +406,7 @@ PERFORM: dict[str, Callable[[Live, dict[str, Any], Settings], str | None]] = {
     "sync_epic_branch": do_sync_epic_branch,
     "open_epic_pr": do_open_epic_pr,
     "close_epic": do_close_epic,
+    "resolve_threads": do_resolve_threads,
 }
 
 

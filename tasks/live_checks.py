@@ -16,6 +16,7 @@ from typing import Any
 from common.agents import build_agent
 from common.config import Settings
 from common.stuck import ESCALATE
+from tasks.github_native import has_unresolved_threads
 from tasks.live import ActionFailed, Live
 
 
@@ -159,6 +160,10 @@ def _changes_requested(live: Live, repo: str, pr: dict[str, Any], settings: Sett
     return live.changes_requested(repo, pr["number"])
 
 
+def _unresolved_threads(live: Live, repo: str, pr: dict[str, Any], settings: Settings) -> bool:
+    return has_unresolved_threads(live, repo, int(pr["number"]))
+
+
 def _stale(live: Live, repo: str, pr: dict[str, Any], settings: Settings) -> bool:
     updated = datetime.fromisoformat(pr["updated_at"].replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
     # GitHub's clock (its Date header), not the host's: the two may disagree by days
@@ -174,6 +179,7 @@ STILL_STUCK: dict[str, StillStuck] = {
     ESCALATE: _open,
     "conflicting": _conflicting,
     "changes_requested": _changes_requested,
+    "unresolved_threads": _unresolved_threads,
     "ci_failing": _ci_failing,
     "behind": _behind,
     "stale": _stale,

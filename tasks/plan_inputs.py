@@ -33,11 +33,13 @@ PLAN_FRAMES: dict[str, tuple[str, str, str]] = {
     "epics": ("plan_epics", "*", ""),
     "children": (
         "epic_children",
-        "repo, epic, child, phase, child_state, has_parent_comment, is_closed_not_ticked, is_dispatched, has_open_pr",
+        "repo, epic, child, phase, child_state, has_parent_comment, needs_link, is_closed_not_ticked, is_dispatched, "
+        "has_open_pr",
         "",
     ),  # fmt: skip
     "ready": ("ready_queue", "repo, number, epic, phase, severity, queue_position, has_open_dependencies", ""),
     "stuck": ("plan_stuck_prs", "*", ""),
+    "threads": ("plan_review_threads", "repo, number, thread_id, author", ""),
     "tiers": ("repo_tiers", "repo, rank", ""),
     "open_pr_heads": ("pull_requests", "repo, number, head_ref, state, merged", "head_ref LIKE 'epic/%'"),
 }

@@ -36,6 +36,7 @@ SCHEMA_VERSION = 2
 # The release that introduced each schema version (named in messages about old and new files).
 RELEASES: dict[int, str] = {1: "0.1.0", 2: "0.2.0"}
 META_TABLE = "schema_meta"
+FINGERPRINT_TABLE = "schema_fingerprint"  # the hash of the schema last applied (see apply_schema)
 META_COLUMNS = "version INTEGER NOT NULL, release VARCHAR, upgraded_at TIMESTAMP NOT NULL, from_version INTEGER"
 
 
@@ -198,6 +199,9 @@ def apply_schema(con: duckdb.DuckDBPyConnection, migrations: list[Migration] | N
     """
     state = inspect(con)
     refuse_newer("database", state)
+    fingerprint = _fingerprint()
+    if state.version == SCHEMA_VERSION and migrations is None and _fingerprint_stored(con) == fingerprint:
+        return state  # this exact schema already: recreating every view costs seconds per writer
     steps = MIGRATIONS if migrations is None else migrations
     with store.transaction(con):
         _add_missing(con, state)
@@ -212,7 +216,25 @@ def apply_schema(con: duckdb.DuckDBPyConnection, migrations: list[Migration] | N
                 f"INSERT INTO {META_TABLE} VALUES (?, ?, ?, ?)",
                 [SCHEMA_VERSION, _current_release(), datetime.now(UTC).replace(tzinfo=None), state.version],
             )
+        con.execute(f"CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} (fingerprint VARCHAR)")
+        con.execute(f"DELETE FROM {FINGERPRINT_TABLE}")
+        con.execute(f"INSERT INTO {FINGERPRINT_TABLE} VALUES (?)", [fingerprint])
     return state
+
+
+def _fingerprint() -> str:
+    """This release's tables and views, hashed: a database holding it needs no work on open."""
+    from analytics.views import view_definitions
+
+    return store.content_hash({"tables": store.TABLES, "views": store.VIEWS, "sql": view_definitions()})
+
+
+def _fingerprint_stored(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        row = con.execute(f"SELECT max(fingerprint) FROM {FINGERPRINT_TABLE}").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
 
 
 def backup_path(path: str | Path, version: int) -> Path:

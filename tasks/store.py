@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from tasks.github_read import PR_DETAIL_COLUMNS, RepoFetch, RepoSyncState, content_hash
+from tasks.store_links import save_graphql_facts
 
 ISSUE_COLUMNS = """
     repo VARCHAR NOT NULL, number INTEGER NOT NULL, id BIGINT,
@@ -52,7 +53,8 @@ TABLES: dict[str, str] = {
         status VARCHAR NOT NULL, repos VARCHAR[], full_repos VARCHAR[],
         requests INTEGER, requests_not_modified INTEGER,
         rate_limit_remaining INTEGER, rate_limit_limit INTEGER,
-        versions_added INTEGER, error VARCHAR, github_started_at TIMESTAMP
+        versions_added INTEGER, error VARCHAR, github_started_at TIMESTAMP,
+        graphql_points INTEGER, read_path VARCHAR
     """,
     "repositories": """
         repo VARCHAR PRIMARY KEY, id BIGINT, name VARCHAR, default_branch VARCHAR,
@@ -61,6 +63,20 @@ TABLES: dict[str, str] = {
     """,
     "issue_history": ISSUE_COLUMNS + "," + VERSION_COLUMNS,
     "pull_request_history": ISSUE_COLUMNS + "," + PULL_EXTRA_COLUMNS + "," + VERSION_COLUMNS,
+    # Review threads of open PRs (GraphQL only; REST cannot see them), one version per change.
+    "review_thread_history": """
+        repo VARCHAR NOT NULL, number INTEGER NOT NULL, thread_id VARCHAR NOT NULL,
+        is_resolved BOOLEAN, is_outdated BOOLEAN, path VARCHAR, first_author VARCHAR,
+    """ + VERSION_COLUMNS,
+    # Native sub-issues and "blocked by" dependencies: a link is current while valid_to IS NULL.
+    "sub_issue_history": """
+        repo VARCHAR NOT NULL, parent INTEGER NOT NULL, child_repo VARCHAR NOT NULL, child INTEGER NOT NULL,
+        run_id INTEGER NOT NULL, valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP
+    """,
+    "issue_dependency_history": """
+        repo VARCHAR NOT NULL, number INTEGER NOT NULL, blocked_by_repo VARCHAR NOT NULL, blocked_by INTEGER NOT NULL,
+        run_id INTEGER NOT NULL, valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP
+    """,
     "comments": """
         repo VARCHAR NOT NULL, number INTEGER, id BIGINT PRIMARY KEY, author VARCHAR, body VARCHAR,
         created_at TIMESTAMP, updated_at TIMESTAMP, html_url VARCHAR, run_id INTEGER, author_association VARCHAR
@@ -125,13 +141,14 @@ TABLES: dict[str, str] = {
 # column of `TABLES` a database lacks by itself (tasks/schema_upgrade.py), so a new column needs only
 # its line in `TABLES` (with a DEFAULT when it is NOT NULL).
 ADDED_COLUMNS: dict[str, list[str]] = {
-    "snapshot_runs": ["github_started_at TIMESTAMP"],
+    "snapshot_runs": ["github_started_at TIMESTAMP", "graphql_points INTEGER", "read_path VARCHAR"],
     "comments": ["author_association VARCHAR"],  # the trust model needs who wrote each comment
 }
 
 VIEWS: dict[str, str] = {
     "issues": "SELECT * EXCLUDE (content_hash, valid_to) FROM issue_history WHERE valid_to IS NULL",
     "pull_requests": "SELECT * EXCLUDE (content_hash, valid_to) FROM pull_request_history WHERE valid_to IS NULL",
+    "review_threads": "SELECT * EXCLUDE (content_hash, valid_to) FROM review_thread_history WHERE valid_to IS NULL",
     "latest_snapshot": "SELECT * FROM snapshot_runs WHERE status = 'complete' ORDER BY run_id DESC LIMIT 1",
 }
 
@@ -467,6 +484,7 @@ def save_snapshot(
             gone,
             carry=PR_DETAIL_COLUMNS,
         )
+        added += save_graphql_facts(con, fetches, run_id, at)  # review threads, sub-issues, dependencies
         for fetch in fetches:
             save_repo_fetch(con, fetch, run_id, at, margin_minutes)
         save_settings(con, settings or {})  # before deriving: who is trusted decides framework groups

@@ -80,9 +80,13 @@ def live() -> tuple[Live, FakeClient]:
 
 
 def test_agent_section_builds_exactly_the_back_end_it_always_described():
-    assert settings_with({}).agent.backend() == LabelAgent(label="jules")
+    jules = ("google-labs-jules[bot]",)  # `[agent] pr_authors`: the accounts its PRs come from
+    assert settings_with({}).agent.backend() == LabelAgent(label="jules", pr_authors=jules)
     copilot = settings_with({"mode": "assignee", "assignee": "Copilot"}).agent.backend()
-    assert copilot == AssigneeAgent(label="jules", assignee="Copilot") and copilot.name == "Copilot"
+    assert copilot == AssigneeAgent(label="jules", assignee="Copilot", pr_authors=jules) and copilot.name == "Copilot"
+    assert settings_with({}).agent.backend().opened("Google-Labs-Jules[bot]")
+    assert copilot.opened("copilot") and not copilot.opened("mira-k") and not copilot.opened(None)
+    assert not LabelAgent(label="jules").opened("jules")  # a label is not an account
     assert set(AGENT_KINDS) >= {"label", "assignee"}
 
 

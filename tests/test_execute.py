@@ -132,7 +132,7 @@ def expected_writes(state) -> list[tuple[str, str]]:
         ("POST", f"{php}/issues"),
         ("POST", f"{php}/issues/23/comments"), ("PATCH", f"{php}/issues/23"),
         ("POST", f"{php}/issues"),
-        ("POST", f"{php}/issues/{plain}/comments"),
+        ("POST", f"{php}/issues/{plain}/comments"), ("POST", f"{php}/issues/81/sub_issues"),  # native link too
         ("POST", f"{core}/git/refs"),
         ("POST", f"{core}/issues/88/labels"), ("POST", f"{core}/issues/88/comments"),
         ("PATCH", f"{core}/issues/101"),

@@ -439,6 +439,25 @@ def _samples(http) -> dict[str, object]:
         "rate-limit-overview": http.get("/rate_limit").json(),
         "organization-full": http.get("/orgs/dappcore").json(),
         "private-user": http.get("/user").json(),
+        **_link_samples(http),
+    }
+
+
+def _link_samples(http) -> dict[str, object]:
+    """Sub-issues, dependencies and review comments (the demo's first ones)."""
+    threaded = next(
+        p["number"]
+        for p in http.get("/repos/dappcore/core/pulls", params={"per_page": 100}).json()
+        if http.get(f"/repos/dappcore/core/pulls/{p['number']}/comments").json()
+    )
+    sub = http.get("/repos/dappcore/core/issues/118/sub_issues").json()
+    blockers = [
+        http.get(f"/repos/dappcore/core/issues/{i['number']}/dependencies/blocked_by").json() for i in sub
+    ]
+    return {
+        "pull-request-review-comment": http.get(f"/repos/dappcore/core/pulls/{threaded}/comments").json()[0],
+        "issue#sub-issue": sub[0] if sub else None,
+        "issue#blocker": next((b[0] for b in blockers if b), None),
     }
 
 

@@ -47,6 +47,7 @@ def test_nudge_texts_are_the_ones_agents_always_read():
     assert {r.code: r.comment for r in STUCK_REASONS if r.action == "nudge_pr"} == {
         "conflicting": "fix the merge conflict",
         "changes_requested": "fix the code reviews",
+        "unresolved_threads": "fix the code reviews",  # the runbook's Stage 3 asks the same way
         "ci_failing": "the checks are failing: please fix them",
         "stale": "is this still moving? please push your progress or say what blocks you",
     }

@@ -77,6 +77,9 @@ VIEW_KEYS: dict[str, tuple[str, ...]] = {
     "repo_progress": ("repo",),
     "epic_progress": ("repo", "epic"),
     "epic_burnup": ("repo", "epic", "child"),
+    "sub_issues": ("repo", "parent", "child_repo", "child"),
+    "issue_dependencies": ("repo", "number", "blocked_by_repo", "blocked_by"),
+    "plan_review_threads": ("repo", "number", "thread_id"),
 }
 
 
@@ -211,6 +214,16 @@ def populate_org(con) -> None:
     con.execute("INSERT INTO framework_candidate_rows VALUES ('fw1', 'security', 'P', 'org/core', 5, 1, 'fp1', 3, 2)")
     add_action(con, "dispatch", "org/core#4")
     add_action(con, "nudge_pr", "#20")
+    # native links and review threads (GraphQL): a sub-issue also on the checklist, one in another
+    # repository, a "blocked by" link, an outdated unresolved thread
+    for parent, child_repo, number in ((1, "org/core", 4), (1, "org/api", 7)):
+        _insert(con, "sub_issue_history", {"repo": REPO, "parent": parent, "child_repo": child_repo,
+                                           "child": number, "run_id": 1, "valid_from": DAY})  # fmt: skip
+    _insert(con, "issue_dependency_history", {"repo": REPO, "number": 4, "blocked_by_repo": REPO,
+                                              "blocked_by": 3, "run_id": 1, "valid_from": DAY})  # fmt: skip
+    _insert(con, "review_thread_history", {"repo": REPO, "number": 20, "thread_id": "T1", "is_resolved": False,
+                                           "is_outdated": True, "path": "a.py", "first_author": "mira",
+                                           "content_hash": "h", "run_id": 1, "valid_from": DAY})  # fmt: skip
     # usage: a member covering org/core, a dispatch of theirs, and the plan that planned it
     con.execute("""INSERT INTO run_settings VALUES ('team_members', '[{"login": "mira", "repos": ["core"]}]')""")
     add_action(con, "dispatch", "org/core#6", member="mira")
@@ -272,6 +285,7 @@ def child(child: int, phase: int, phase_title: str | None, line: int, state: str
         "child_title": f"Issue {child}", "child_state": state, "severity": "medium", "type": None,
         "is_checked": False, "child_is_pr": False, "is_merged": False, "is_closed_not_ticked": False,
         "is_ticked_but_open": False, "has_parent_comment": False, "is_dispatched": False, "has_open_pr": False,
+        "is_listed": True, "is_sub_issue": False, "needs_link": True,  # link_child makes it a sub-issue
         **flags,
     }  # fmt: skip
 
@@ -411,7 +425,7 @@ def stuck_pr(number: int, **fields: Any) -> dict[str, Any]:
         "review_decision": None, "intervention": None, "intervention_code": None, "unresolved_threads": None,
         "idle_days": 0,
         "count_nudges": 0, "conflicting": False, "ci_failing": False, "changes_requested": False,
-        "is_behind": False, "is_stale": False, "is_draft": False, "is_stuck": False,
+        "has_unresolved_threads": False, "is_behind": False, "is_stale": False, "is_draft": False, "is_stuck": False,
         "updated_at": datetime(2026, 2, 4), "last_nudged_at": None, "as_of_at": AT, **fields,
     }  # fmt: skip
 

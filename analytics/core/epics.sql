@@ -1,5 +1,6 @@
 -- Epics: every issue (open or closed, not an audit) whose body holds a checklist of children
--- (see int_checklist_items), with progress and its branch `epic/<n>-<slug>` (or `epic/<n>`).
+-- (see int_checklist_items) or that has native sub-issues in its repository (children from both,
+-- once each: epic_children), with progress and its branch `epic/<n>-<slug>` (or `epic/<n>`).
 -- is_complete: no child is open (missing children do not hold an epic back).
 -- Grain: one row per epic (repo, epic).
 with

@@ -62,6 +62,12 @@ comments as (
 
 ),
 
+native_links as (
+
+    select * from sub_issues
+
+),
+
 checklists as (
 
     select * from int_checklist_items
@@ -197,6 +203,11 @@ untrusted_epics as (
         and issues.number = checklists.epic
     where not checklists.is_trusted
       and issues.is_open
+      and not exists (  -- native sub-issues (linked by people with write access) make it an epic anyway
+          select 1 from native_links
+          where native_links.repo = checklists.repo
+            and native_links.parent = checklists.epic
+      )
     group by all
 
 ),

@@ -4,7 +4,9 @@
 -- not in an epic) that are not dispatched and have no open PR. A child of two epics appears once
 -- (lowest epic). Order (queue_position): critical, then high, first (medium and low rank alike) -> repos with most
 -- work left (repo_open_work: open issues that are neither audits nor epics) -> issues without
--- open dependencies (`depends on #N` / `blocked by #N` naming an open issue) -> repos whose CI
+-- open dependencies (`depends on #N` / `blocked by #N` naming an open issue, or a native "blocked
+-- by" link, issue_dependencies, to an open issue of any snapshotted repository; a blocker the
+-- snapshot does not hold is not known to be open and does not count) -> repos whose CI
 -- passes most (ci_pass_rate: merged share of closed PRs, else success share of open PRs'
 -- CI; NULL last) -> repo -> number.
 -- Grain: one row per issue (repo, number); queue_position is unique.
@@ -31,6 +33,12 @@ issue_state as (
 issues as (
 
     select * from stg_issues
+
+),
+
+native_dependencies as (
+
+    select * from issue_dependencies
 
 ),
 
@@ -87,11 +95,12 @@ work as (
 
 ),
 
-dependencies as (
+text_dependencies as (
 
     select
         work.repo,
         work.number,
+        work.repo as dependency_repo,
         try_cast(unnest(regexp_extract_all(
             issues.body, '(?i)\b(?:depends\s+on|blocked\s+by)\s*:?\s*#(\d+)', 1
         )) as integer) as dependency
@@ -102,6 +111,28 @@ dependencies as (
 
 ),
 
+linked_dependencies as (
+
+    select
+        work.repo,
+        work.number,
+        native_dependencies.blocked_by_repo as dependency_repo,
+        native_dependencies.blocked_by as dependency
+    from work
+    inner join native_dependencies
+        on native_dependencies.repo = work.repo
+        and native_dependencies.number = work.number
+
+),
+
+dependencies as (
+
+    select * from text_dependencies
+    union all
+    select * from linked_dependencies
+
+),
+
 open_dependencies as (
 
     select distinct
@@ -109,7 +140,7 @@ open_dependencies as (
         dependencies.number
     from dependencies
     inner join issue_state
-        on issue_state.repo = dependencies.repo
+        on lower(issue_state.repo) = lower(dependencies.dependency_repo)
         and issue_state.number = dependencies.dependency
     where issue_state.is_open
 

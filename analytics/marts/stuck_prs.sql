@@ -3,7 +3,9 @@
 --                 with no complete snapshot yet, the latest PR update seen;
 --   conflicting:  mergeable_state 'dirty' or mergeable = false;
 --   ci_failing:   ci_state 'failure' (or 'error');
---   changes_requested: review decision CHANGES_REQUESTED; unresolved_threads: NULL from REST;
+--   changes_requested: review decision CHANGES_REQUESTED;
+--   unresolved_threads: review threads not resolved (GraphQL); NULL when the snapshot took the REST
+--                 path, which cannot see threads: then only the review decision counts, as before;
 --   is_behind:    mergeable_state 'behind'; is_stale: idle_days >= stale_pr_days;
 --   is_stuck:     any of those; a draft is stuck only when it conflicts;
 --   count_nudges: our nudge comments on the PR (marker `<!-- orchestrator:nudge` in a comment of our
@@ -11,10 +13,12 @@
 --                 'fix the code reviews', any case: forged nudges never hasten an escalation) plus
 --                 done `nudge_pr` ledger rows whose github_url is not one of those comments;
 --   intervention_code: 'escalate' once count_nudges >= escalate_after_nudges and still stuck, else the
---                 first of: conflicting, changes_requested, ci_failing, behind, stale; NULL when not
+--                 first of: conflicting, changes_requested, unresolved_threads, ci_failing, behind,
+--                 stale; NULL when not
 --                 stuck. The codes are common/stuck.py's STUCK_REASONS (the planner and execute use them);
 --   intervention: the code's English text for people (fix the merge conflict, fix the code reviews,
---                 re-run CI, update branch, ping, escalate), rendered in from STUCK_REASONS.
+--                 fix the code reviews (unresolved threads), re-run CI, update branch, ping,
+--                 escalate), rendered in from STUCK_REASONS.
 -- Grain: one row per open pull request (repo, number).
 with
 
@@ -163,7 +167,7 @@ judged as (
     select
         flagged.*,
         coalesce(flagged.idle_days >= flagged.stale_pr_days, false) as is_stale,
-        flagged.changes_requested or coalesce(flagged.unresolved_threads, 0) > 0 as needs_review_fixes
+        coalesce(flagged.unresolved_threads, 0) > 0 as has_unresolved_threads
     from flagged
 
 ),
@@ -174,7 +178,8 @@ stuck as (
         judged.*,
         case
             when judged.is_draft then judged.conflicting
-            else judged.conflicting or judged.ci_failing or judged.needs_review_fixes
+            else judged.conflicting or judged.ci_failing or judged.changes_requested
+                or judged.has_unresolved_threads
                 or judged.is_behind or judged.is_stale
         end as is_stuck
     from judged
@@ -189,7 +194,8 @@ coded as (
             when not stuck.is_stuck then null
             when stuck.count_nudges >= stuck.escalate_after_nudges then 'escalate'
             when stuck.conflicting then 'conflicting'
-            when stuck.needs_review_fixes then 'changes_requested'
+            when stuck.changes_requested then 'changes_requested'
+            when stuck.has_unresolved_threads then 'unresolved_threads'
             when stuck.ci_failing then 'ci_failing'
             when stuck.is_behind then 'behind'
             when stuck.is_stale then 'stale'
@@ -226,6 +232,7 @@ final as (
         stuck.conflicting,
         stuck.ci_failing,
         stuck.changes_requested,
+        stuck.has_unresolved_threads,
         stuck.is_behind,
         stuck.is_stale,
         stuck.is_draft,

@@ -71,14 +71,15 @@ def _child_links(inputs: PlanInputs, open_epics: dict[tuple[str, int], dict[str,
     actions: list[Action] = []
     for child in rows(inputs.children):
         epic = open_epics.get((child["repo"], int(child["epic"])))
-        if epic is None or child.get("has_parent_comment") or child.get("child_state") in (None, "missing"):
+        linked = not child.get("needs_link", not child.get("has_parent_comment"))
+        if epic is None or linked or child.get("child_state") in (None, "missing"):
             continue
         actions.append(
             Action(
                 "link_child",
                 child["repo"],
                 str(int(child["child"])),
-                f"#{child['child']} is in epic #{epic['epic']}'s checklist but has no `Parent:` comment.",
+                f"#{child['child']} is in epic #{epic['epic']} but has no `Parent:` comment or is not its sub-issue.",
                 payload={
                     "epic": int(epic["epic"]),
                     "comment": f"Parent: #{int(epic['epic'])}",

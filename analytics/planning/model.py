@@ -18,7 +18,7 @@ from common.agents import Agent, build_agent
 
 ACTION_TYPES = (
     "create_issue", "create_framework_issue", "close_audit", "create_epic", "link_child", "create_branch",
-    "sync_epic_branch", "tick_checklist", "update_branch", "nudge_pr", "escalate_pr", "dispatch",
+    "sync_epic_branch", "tick_checklist", "resolve_threads", "update_branch", "nudge_pr", "escalate_pr", "dispatch",
     "open_epic_pr", "close_epic",
 )  # fmt: skip
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -61,6 +61,7 @@ class PlanRules:
     refill_high: float = 3.0
     epic_branch_max_behind: int = 20
     nudge_cooldown_hours: float = 12.0
+    resolve_outdated_threads: bool = True
     bounds: Bounds = field(default_factory=Bounds)
 
     def backend(self) -> Agent:
@@ -88,6 +89,7 @@ class PlanInputs:
     children: pd.DataFrame = field(default_factory=pd.DataFrame)  # epic_children
     ready: pd.DataFrame = field(default_factory=pd.DataFrame)  # ready_queue
     stuck: pd.DataFrame = field(default_factory=pd.DataFrame)  # stuck_prs
+    threads: pd.DataFrame = field(default_factory=pd.DataFrame)  # plan_review_threads
     tiers: pd.DataFrame = field(default_factory=pd.DataFrame)  # repo_tiers
     open_pr_heads: pd.DataFrame = field(default_factory=pd.DataFrame)  # repo, head_ref, number, merged, state
     recently_planned: set[tuple[str, int]] = field(default_factory=set)  # dispatches of plans not yet carried out

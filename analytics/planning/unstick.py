@@ -12,6 +12,7 @@ import pandas as pd
 
 from analytics.planning.epics import epic_completion_actions
 from analytics.planning.model import Action, PlanInputs, PlanRules, rows
+from analytics.planning.threads import resolve_thread_actions
 from common.stuck import ESCALATE, StuckReason, reason_of
 
 HUMAN_LABEL = "needs-human"
@@ -20,8 +21,9 @@ HUMAN_LABEL = "needs-human"
 def monitor_actions(
     inputs: PlanInputs, rules: PlanRules, repos: set[str], default_branch: dict[str, str]
 ) -> list[Action]:
-    """Ticks, then unsticking, then finished epics (merge PR or close)."""
+    """Ticks, then outdated review threads, then unsticking, then finished epics (merge PR or close)."""
     actions = tick_actions(inputs, repos)
+    actions += resolve_thread_actions(inputs, rules, repos)  # before the nudges: their re-check sees it
     actions += stuck_pr_actions(inputs, rules, repos)
     actions += epic_completion_actions(inputs, repos, default_branch)
     return actions

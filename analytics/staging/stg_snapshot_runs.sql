@@ -18,6 +18,7 @@ renamed as (
         lower(status) as status,
         coalesce(repos, []::varchar[]) as repos,
         error,
+        read_path,  -- 'graphql' or 'rest': how open PRs' details were read
 
         ----------  numerics
         requests as count_requests,
@@ -25,6 +26,7 @@ renamed as (
         rate_limit_remaining,
         rate_limit_limit,
         versions_added as count_versions_added,
+        graphql_points,
 
         ----------  booleans
         lower(status) = 'complete' as is_complete,

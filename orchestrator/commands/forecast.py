@@ -201,7 +201,3 @@ def forecast(
             console.print(data_text(f"charts: {len(paths)} PNG files in {Path(charts)}"))
     if (as_json or as_csv) and paths:
         sys.stderr.write(f"charts: {len(paths)} PNG files in {charts}\n")
-
-
-# `orchestrator budget --forecast` (orchestrator/commands/plan.py) still imports it from here.
-from tasks.forecast_store import budget_forecast  # noqa: E402, F401

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 
 from common.not_dispatched import not_dispatched_lines
@@ -152,6 +151,8 @@ def _print_budget(result: dict[str, Any], days: int, team: bool, org: str) -> No
     if team:
         print_table([{**m, "repos": ", ".join(m["repos"])} for m in result["members"]], TEAM_COLUMNS, "team")
     if history:
+        import pandas as pd  # only here: every command pays for what it imports at start-up
+
         print_frame(pd.DataFrame(result["history"]), title=f"usage, last {days} days")
     if show_plan:
         plan_ = result["plan"]

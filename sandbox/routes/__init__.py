@@ -4,8 +4,17 @@ Order matters where paths overlap: within a router a literal path (`/issues/comm
 before the parameter it would otherwise match (`/issues/{number}`), as FastAPI tries routes in order.
 """
 
-from sandbox.routes import admin, apps, git, issues, meta, pulls
+from sandbox.routes import admin, apps, git, graphql, issues, links, meta, pulls
 
-ROUTERS = (admin.router, apps.router, meta.router, issues.router, pulls.router, git.router)
+ROUTERS = (
+    admin.router,
+    apps.router,
+    meta.router,
+    issues.router,
+    links.router,
+    pulls.router,
+    git.router,
+    graphql.router,
+)
 
 __all__ = ["ROUTERS"]

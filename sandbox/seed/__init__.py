@@ -7,6 +7,7 @@ in seed and now; `reset_demo` empties the state first. The state never imports t
 - `builder`: one repo's numbered history in order, everyday issues and open PRs of each kind
 - `plans`: where a repo's open issues, audits and open PRs go; `epics`: core's and core-mcp's epics
 - `history`: finished and half-done epics of the last weeks, woven into the free numbers
+- `links`: native sub-issues, issue dependencies and review threads, laid over the finished organisation
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sandbox.seed.builder import Builder
 from sandbox.seed.epics import plan_core, plan_mcp_epic
 from sandbox.seed.history import HISTORY_EPICS, EpicHistory
 from sandbox.seed.inventory import INVENTORY, LABELS, MEMBERS, ORG, RepoSpec
+from sandbox.seed.links import seed_links
 from sandbox.seed.plans import plan_generic, plan_single_audit
 from sandbox.state import SandboxState
 
@@ -60,6 +62,7 @@ def seed_demo(state: SandboxState, seed: int = 7, now: datetime | None = None) -
             _seed_repo(state, spec, rng, now, seed)
             if any(e.repo == spec.name for e in HISTORY_EPICS):
                 rng.setstate(_rng_without_history(spec, before, now, seed))
+        seed_links(state)  # sub-issues, dependencies, review threads: over the finished organisation
 
 
 def _rng_without_history(spec: RepoSpec, before: tuple, now: datetime, seed: int) -> tuple:

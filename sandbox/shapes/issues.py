@@ -37,8 +37,12 @@ class IssueShapes(ShapesBase):
             "author_association": self.state.author_association(r, i.user),
             "type": None,
             "active_lock_reason": None,
-            "sub_issues_summary": {"total": 0, "completed": 0, "percent_completed": 0},
+            "sub_issues_summary": self.state.sub_issues_summary(i),
+            "issue_dependencies_summary": self.state.dependencies_summary(i),
         }
+        parent = self.state.parent_of(i)
+        if parent is not None:
+            data["parent_issue_url"] = self._issue_url(parent)
         if i.pull:
             data.update(self._issue_pull_link(r, i))
         data.update(self._body(i.body))
@@ -52,6 +56,9 @@ class IssueShapes(ShapesBase):
             }
         )
         return data
+
+    def _issue_url(self, i: Issue) -> str:
+        return f"{self.api}/repos/{self.state.repos[i.repo_id].full_name}/issues/{i.number}"
 
     def _issue_pull_link(self, r: Repo, i: Issue) -> dict:
         """A PR's draft flag and pull_request links, as its issue shows them."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sandbox.shapes.base import ShapesBase, ts
-from sandbox.state import Issue, Pull, Repo, Review, node_id
+from sandbox.state import Issue, Pull, Repo, Review, ReviewComment, node_id
 
 
 class PullShapes(ShapesBase):
@@ -90,7 +90,7 @@ class PullShapes(ShapesBase):
             "mergeable_state": p.mergeable_state if known else "unknown",
             "merged_by": self.user(p.merged_by),
             "comments": self.state.comment_count(i),
-            "review_comments": 0,
+            "review_comments": sum(len(self.state.thread_comments(t)) for t in self.state.threads_of(i)),
             "maintainer_can_modify": p.maintainer_can_modify,
             "commits": max(ahead, 1),
             "additions": p.additions,
@@ -118,4 +118,40 @@ class PullShapes(ShapesBase):
             "_links": {"html": {"href": html}, "pull_request": {"href": purl}},
             "submitted_at": ts(v.submitted_at),
             "commit_id": v.commit_id,
+        }
+
+    def review_comment(self, c: ReviewComment) -> dict:
+        """pull-request-review-comment: one comment of a review thread."""
+        r = self.state.repos[c.repo_id]
+        url = f"{self.api}/repos/{r.full_name}/pulls/comments/{c.id}"
+        html = f"{self.html}/{r.full_name}/pull/{c.number}#discussion_r{c.id}"
+        purl = f"{self.api}/repos/{r.full_name}/pulls/{c.number}"
+        thread = self.state.find_thread(c.thread_id)
+        first = self.state.thread_comments(thread)[0] if thread else c
+        outdated = thread is not None and self.state.thread_is_outdated(thread)
+        return {
+            "url": url,
+            "pull_request_review_id": None,
+            "id": c.id,
+            "node_id": node_id("PullRequestReviewComment", c.id),
+            "diff_hunk": f"@@ -{c.line},1 +{c.line},1 @@",
+            "path": c.path,
+            "position": None if outdated else c.line,
+            "original_position": c.line,
+            "commit_id": self.state.pull_shas(self.state.issues[(r.id, c.number)])[0] if not outdated else c.commit_id,
+            "original_commit_id": c.commit_id,
+            **({"in_reply_to_id": first.id} if first.id != c.id else {}),
+            "user": self.user(c.user),
+            **self._body(c.body),
+            "created_at": ts(c.created_at),
+            "updated_at": ts(c.updated_at),
+            "html_url": html,
+            "pull_request_url": purl,
+            "author_association": self.state.author_association(r, c.user),
+            "_links": {"self": {"href": url}, "html": {"href": html}, "pull_request": {"href": purl}},
+            "reactions": self._reactions(url),
+            "line": None if outdated else c.line,
+            "original_line": c.line,
+            "side": "RIGHT",
+            "subject_type": "line",
         }
