@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from analytics.plan_bounds import Bounds
 from analytics.planning import PlanRules
-from common.config import Settings
+from analytics.planning.routing import AgentSpec, RoutingRules
+from common.config import AgentSettings, Settings
 
 
 def plan_rules(settings: Settings) -> PlanRules:
-    """`[dispatch]` and `[agent]` as the planner reads them."""
+    """`[dispatch]`, `[agent]` (or `[[agents]]`) and `[routing]` as the planner reads them."""
     dispatch, agent = settings.dispatch, settings.agent
     return PlanRules(
         daily_range=dispatch.daily_range,
@@ -17,7 +18,7 @@ def plan_rules(settings: Settings) -> PlanRules:
         agent_mode=agent.mode,
         agent_label=agent.label,
         agent_assignee=agent.assignee,
-        max_in_flight=agent.max_in_flight,
+        max_in_flight=None if settings.agents else agent.max_in_flight,  # several agents: each its own cap
         escalate_after_nudges=dispatch.escalate_after_nudges,
         morning_ends_hour=dispatch.morning_ends_hour,
         raise_below_share=dispatch.raise_below_share,
@@ -30,4 +31,18 @@ def plan_rules(settings: Settings) -> PlanRules:
         bounds=Bounds(
             dispatch.max_new_issues_per_plan, dispatch.max_new_issues_per_audit, dispatch.max_write_actions_per_plan
         ),
+        agents=tuple(agent_spec(section) for section in settings.agents),
+        routing=RoutingRules(**settings.routing.model_dump()),
+    )
+
+
+def agent_spec(section: AgentSettings) -> AgentSpec:
+    """One `[[agents]]` table as the router reads it (`*` in repos or languages: no restriction)."""
+    return AgentSpec(
+        name=section.agent_name,
+        backend=section.backend(),
+        repos=tuple(r for r in section.repos if r != "*"),
+        languages=tuple(x for x in section.languages if x != "*"),
+        daily_quota=section.daily_quota,
+        max_in_flight=section.max_in_flight,
     )

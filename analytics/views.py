@@ -26,6 +26,7 @@ SETTINGS_DEFAULTS: dict[str, str] = {
     "agent_label": "jules",  # the label that dispatches an issue to the agent
     "agent_assignee": "",  # the agent's account, when dispatch is by assignee (Copilot coding agent)
     "stale_pr_days": "3",  # an open PR idle this many days is stale
+    "abandoned_after_days": "14",  # a dispatch with no PR this many days later is abandoned (`outcomes`)
     "escalate_after_nudges": "2",  # nudges without effect before a stuck PR goes to a person
     "epic_branch_max_behind": "20",  # commits an epic branch may lag the default branch before a sync
     "direct_dispatch_below": "3",  # fewer implementation issues than this in a repo: dispatch directly, no epic

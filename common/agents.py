@@ -12,11 +12,14 @@ by its `kind`. Every layer asks the back-end instead of switching on a mode:
   (`stg_settings.agent_labels`, `agent_assignees`), never by a mode switch in SQL.
 
 Adding a back-end: one class here (subclass `Agent`, decorate with `@register_agent`) and one
-config entry (`[agent] mode = "<kind>"` plus its fields). Pure: no network, no project imports.
+config entry (`[agent] mode = "<kind>"`, or `kind = "<kind>"` in an `[[agents]]` table, plus its
+fields). Several agents at once are several back-ends, each with its `name`. Pure: no network, no project imports.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -43,31 +46,59 @@ def _label_names(item: dict[str, Any]) -> set[str]:
     return {(lab["name"] if isinstance(lab, dict) else str(lab)).lower() for lab in item.get("labels") or []}
 
 
+# Signs of well-known agents' pull requests (the PR's author, its head branch), added to the
+# generic ones every agent gets (`<name>[bot]`, `<name>` as author; `<name>/`, `<name>-` as branch).
+KNOWN_PR_AUTHORS: dict[str, tuple[str, ...]] = {
+    "jules": ("google-labs-jules[bot]", "jules[bot]"),
+    "copilot": ("copilot", "copilot-swe-agent[bot]"),
+    "codex": ("chatgpt-codex-connector[bot]", "codex[bot]"),
+    "openhands": ("openhands-agent", "openhands[bot]"),
+}
+KNOWN_BRANCH_PREFIXES: dict[str, tuple[str, ...]] = {
+    "copilot": ("copilot/",),
+    "jules": ("jules-", "jules/"),
+    "codex": ("codex/", "codex-"),
+    "openhands": ("openhands-",),
+}
+
+
+def default_pr_authors(name: str) -> tuple[str, ...]:
+    """The PR authors that mean `name` wrote the PR, when the config does not list them."""
+    key = name.lower()
+    return tuple(dict.fromkeys((*KNOWN_PR_AUTHORS.get(key, ()), f"{key}[bot]")))
+
+
+def default_branch_prefixes(name: str) -> tuple[str, ...]:
+    """The head-branch prefixes that mean `name` opened the PR, when the config does not list them."""
+    key = name.lower()
+    return tuple(dict.fromkeys((*KNOWN_BRANCH_PREFIXES.get(key, ()), f"{key}/", f"{key}-")))
+
+
 @dataclass(frozen=True)
 class Agent:
     """An agent back-end. `label` is the agent's label (recognised in the snapshot whatever the
-    kind, as `[agent] label` always was); `assignee` its account, when it has one."""
+    kind, as `[agent] label` always was); `assignee` its account, when it has one; `name` how
+    people and plans call it (default: its account, else its label); `pr_authors` and
+    `branch_prefixes` how its pull requests are recognised (defaults from its name)."""
 
     kind: ClassVar[str] = ""
     label: str = "jules"
     assignee: str | None = None
-    # The accounts the agent opens its pull requests as (e.g. `google-labs-jules[bot]`); only their
-    # PRs are the agent's (outdated review threads resolved). Not part of a dispatch's payload.
+    name: str = ""
     pr_authors: tuple[str, ...] = ()
+    branch_prefixes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "pr_authors", tuple(str(a) for a in self.pr_authors or () if a))
-
-    @property
-    def name(self) -> str:
-        """How people call this agent (its account, else its label)."""
-        return self.assignee or self.label
+        name = self.name or self.assignee or self.label
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "pr_authors", tuple(self.pr_authors or default_pr_authors(name)))
+        object.__setattr__(self, "branch_prefixes", tuple(self.branch_prefixes or default_branch_prefixes(name)))
 
     # ── what the planner writes ──────────────────────────────────────────────
 
     def payload(self) -> dict[str, Any]:
-        """The agent fields of a `dispatch` action's payload (`mode` names the kind)."""
-        return {"mode": self.kind, **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "pr_authors"}}
+        """The agent fields of a `dispatch` action's payload: `agent` its name, `mode` its kind."""
+        return {"mode": self.kind, "agent": self.name, "label": self.label, "assignee": self.assignee}
 
     def not_dispatched_check(self, number: int) -> dict[str, Any]:
         """The precondition saying #number is not with the agent yet (checked live before dispatch)."""
@@ -95,8 +126,14 @@ class Agent:
 
     def recognition(self) -> dict[str, list[str]]:
         """Signs in the snapshot that an issue is with this agent: its labels (now, or ever added:
-        label events) and the accounts it is assigned to. Lower-cased; stored in `run_settings`."""
-        return {"labels": sorted(_lower_set([self.label])), "assignees": sorted(_lower_set([self.assignee]))}
+        label events), the accounts it is assigned to, the authors and head-branch prefixes of its
+        pull requests. Lower-cased; stored in `run_settings`."""
+        return {
+            "labels": sorted(_lower_set([self.label])),
+            "assignees": sorted(_lower_set([self.assignee])),
+            "pr_authors": sorted(_lower_set(self.pr_authors)),
+            "branch_prefixes": sorted(_lower_set(self.branch_prefixes)),
+        }
 
     # ── building ─────────────────────────────────────────────────────────────
 
@@ -105,6 +142,7 @@ class Agent:
         """This kind from a config section or a plan payload; a field missing (or empty) there
         comes from `fallback` (the configured agent), as execute always read old plans."""
         chosen = {}
+        values = {**values, "name": values.get("name") or values.get("agent")}  # a payload's `agent`
         for f in fields(cls):
             value = values.get(f.name)
             if not value and fallback is not None:
@@ -191,14 +229,21 @@ def agent_from_payload(payload: dict[str, Any], configured: Agent) -> Agent:
     return build_agent(str(payload.get("mode") or configured.kind), payload, configured)
 
 
-def recognition_settings(agent: Agent) -> dict[str, str]:
-    """The `run_settings` rows the views recognise the agent by (comma-separated lists), plus
-    the single `agent_label` / `agent_assignee` keys older readers use."""
-    signs = agent.recognition()
+def recognition_settings(agents: Agent | Sequence[Agent]) -> dict[str, str]:
+    """The `run_settings` rows the views recognise the agents by: `agent_labels` and
+    `agent_assignees` (comma-separated, every agent's), `agents` (JSON: one object per agent with
+    its `name`, `kind`, `labels`, `assignees`, `pr_authors`, `branch_prefixes`; read by the view
+    `stg_agents`), plus the single `agent_label` / `agent_mode` / `agent_assignee` keys of the
+    first agent, which older readers use."""
+    every = [agents] if isinstance(agents, Agent) else list(agents)
+    first = every[0]
+    signs = [(agent, agent.recognition()) for agent in every]
+    described = [{"name": agent.name.lower(), "kind": agent.kind, **sign} for agent, sign in signs]
     return {
-        "agent_label": agent.label,
-        "agent_mode": agent.kind,
-        "agent_assignee": agent.assignee or "",
-        "agent_labels": ",".join(signs.get("labels", [])),
-        "agent_assignees": ",".join(signs.get("assignees", [])),
+        "agent_label": first.label,
+        "agent_mode": first.kind,
+        "agent_assignee": first.assignee or "",
+        "agent_labels": ",".join(sorted({name for _, sign in signs for name in sign["labels"]})),
+        "agent_assignees": ",".join(sorted({name for _, sign in signs for name in sign["assignees"]})),
+        "agents": json.dumps(described, sort_keys=True),
     }

@@ -178,33 +178,63 @@ class DatabaseSettings(_Section):
 
 
 class AgentSettings(_Section):
-    """One agent back-end (`common/agents.py`): `mode` is its kind in `AGENT_KINDS`. Shaped so a
-    later `[[agents]]` list is a list of these, each building its back-end with `backend()`."""
+    """One agent back-end (`common/agents.py`): `mode` (or `kind`, its name in `[[agents]]`) is its
+    kind in `AGENT_KINDS`. `[agent]` is one of these; `[[agents]]` a list of them, each building its
+    back-end with `backend()`."""
 
+    name: str | None = Field(None, description="how plans and outcomes call the agent (default: assignee, else label)")
     label: str = Field("jules", description="the label that dispatches an issue to the agent")
     mode: str = Field("label", description="how a dispatch reaches the agent: a kind of common.agents.AGENT_KINDS")
+    kind: str | None = Field(None, description="the same as mode (the name [[agents]] tables use)")
     assignee: str | None = Field(None, description="the agent's login when mode = 'assignee' (e.g. Copilot)")
+    repos: list[str] = Field(default_factory=lambda: ["*"], description='repos the agent may work on, or ["*"]')
+    languages: list[str] = Field(default_factory=lambda: ["*"], description='repo languages it may work on, or ["*"]')
     max_in_flight: int | None = Field(None, ge=0, description="tasks running at once the agent allows")
-    pr_authors: list[str] = Field(
-        ["google-labs-jules[bot]"], description="the accounts the agent opens its pull requests as"
-    )
+    daily_quota: int | None = Field(None, ge=0, description="tasks per day when the agent has its own pool")
+    pr_authors: list[str] = Field(default_factory=list, description="logins whose PRs are the agent's")
+    branch_prefixes: list[str] = Field(default_factory=list, description="head-branch prefixes of its PRs")
 
-    @field_validator("mode")
+    @field_validator("mode", "kind")
     @classmethod
-    def _known_kind(cls, mode: str) -> str:
-        if mode not in AGENT_KINDS:
+    def _known_kind(cls, mode: str | None) -> str | None:
+        if mode is not None and mode not in AGENT_KINDS:
             raise ValueError(f"Input should be {' or '.join(repr(kind) for kind in AGENT_KINDS)}")
         return mode
 
     @model_validator(mode="after")
     def _assignee_needed(self) -> AgentSettings:
+        if self.kind is not None and "mode" in self.model_fields_set and self.kind != self.mode:
+            raise ValueError(f"kind {self.kind!r} and mode {self.mode!r} disagree (set one)")
+        if self.kind is not None:
+            self.__dict__["mode"] = self.kind
+        self.__dict__["kind"] = self.mode
         if self.mode == "assignee" and not self.assignee:
             raise ValueError("agent.assignee is required when agent.mode = 'assignee'")
+        if "label" not in self.model_fields_set and self.name:
+            self.__dict__["label"] = self.name  # an [[agents]] entry named `codex` is dispatched by label `codex`
         return self
+
+    @property
+    def agent_name(self) -> str:
+        """The agent's name, as its back-end has it."""
+        return self.name or self.assignee or self.label
+
+    def covers(self, repo: str, language: str | None = None) -> bool:
+        """Whether the agent may take an issue of `repo` (name or owner/name) in `language`."""
+        short = repo.rsplit("/", 1)[-1].lower()
+        repo_ok = "*" in self.repos or any(r.lower() in (repo.lower(), short) for r in self.repos)
+        lang_ok = "*" in self.languages or (language or "").lower() in {x.lower() for x in self.languages}
+        return repo_ok and lang_ok
 
     def backend(self) -> Agent:
         """The agent back-end this section describes."""
         return agent_from_section(self)
+
+
+class OutcomesSettings(_Section):
+    """How the `outcomes` mart judges a dispatch."""
+
+    abandoned_after_days: float = Field(14.0, gt=0, description="no pull request this long after a dispatch: abandoned")
 
 
 class TeamMember(_Section):
@@ -270,6 +300,18 @@ class DispatchSettings(_Section):
     @property
     def daily_range(self) -> tuple[int, int]:
         return STRATEGY_RANGES[self.strategy]
+
+
+class RoutingSettings(_Section):
+    """`[routing]`: how measured success steers dispatch when several agents are configured
+    (`analytics/planning/routing.py`; README "Routing")."""
+
+    prior_strength: float = Field(
+        10.0, ge=0, description="pseudo-attempts shrinking a thin cell toward the agent's rate (and it to the org's)"
+    )
+    min_attempts: int = Field(5, ge=0, description="an agent with fewer finished attempts is explored")
+    exploration: float = Field(0.1, ge=0, le=1, description="share of issues sent to an under-measured agent")
+    seed: int = Field(0, description="the plans' seed: the same inputs route the same way")
 
 
 # ── [schedule]: when `orchestrator serve` runs each flow ──────────────────────
@@ -358,10 +400,39 @@ class Settings(_Section):
     github: GitHubSettings
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    agents: list[AgentSettings] = Field(default_factory=list, description="several agents: [[agents]] tables")
+    outcomes: OutcomesSettings = Field(default_factory=OutcomesSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings, description="routing by measured success")
     team: TeamSettings = Field(default_factory=TeamSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     classification: dict[str, Any] = Field(default_factory=dict, description="overrides of the classification rules")
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings, description="when serve runs each flow")
+
+    @model_validator(mode="after")
+    def _one_way_to_name_agents(self) -> Settings:
+        if self.agents and "agent" in self.model_fields_set:
+            raise ValueError("agent and agents: use [agent] for one agent or [[agents]] tables, not both")
+        names = [entry.agent_name.lower() for entry in self.agents]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"agents: two agents are named {twice[0]!r}")
+        if self.agents:
+            self.__dict__["agent"] = self.agents[0]  # the first agent, for readers of one agent
+        return self
+
+    @property
+    def agent_sections(self) -> list[AgentSettings]:
+        """Every configured agent's section: the `[[agents]]` tables, else `[agent]` alone."""
+        return list(self.agents) or [self.agent]
+
+    def agent_backends(self) -> list[Agent]:
+        """Every configured agent's back-end (`common/agents.py`), each with its `name`, in config order."""
+        return [section.backend() for section in self.agent_sections]
+
+    def agent_named(self, name: str | None) -> Agent | None:
+        """The configured agent called `name` (case-insensitive); None when there is none."""
+        wanted = (name or "").lower()
+        return next((agent for agent in self.agent_backends() if agent.name.lower() == wanted), None)
 
     def token(self) -> str:
         """The GitHub token: from a Prefect Secret block or the environment; never logged."""
@@ -435,6 +506,8 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{key}: required but missing"
     message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"] and kind == "value_error":
+        return message  # a whole-file rule names its keys itself
     return (
         f"{key}: {message} (got {error.get('input')!r})"
         if "input" in error and kind != "value_error"
@@ -473,8 +546,9 @@ def view_settings(settings: Settings) -> dict[str, Any]:
     """The settings SQL views need, stored in `run_settings` so any DuckDB client sees them."""
     return {
         "org": settings.github.org,
-        **recognition_settings(settings.agent.backend()),  # how the views recognise the agent
+        **recognition_settings(settings.agent_backends()),  # how the views recognise every agent
         "stale_pr_days": settings.dispatch.stale_pr_days,
+        "abandoned_after_days": settings.outcomes.abandoned_after_days,
         "escalate_after_nudges": settings.dispatch.escalate_after_nudges,
         "strategy": settings.dispatch.strategy,
         "max_repo_share": settings.dispatch.max_repo_share,

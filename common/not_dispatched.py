@@ -20,6 +20,8 @@ NOT_DISPATCHED: dict[str, str] = {
     "waiting_for_branch": "its epic's branch is neither there nor created",
     "held_back": "held back by max_write_actions_per_plan",
     "phase_not_reached": "in a later phase of its epic (not ready yet)",
+    "agent_quota": "its agents are at their quota or in-flight cap",
+    "no_agent": "no configured agent takes its repo or language",
 }
 
 

@@ -173,7 +173,7 @@ def demo(
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
-for _module in ("plan", "execute", "forecast", "serve", "report", "doctor"):
+for _module in ("plan", "execute", "forecast", "serve", "report", "doctor", "simulate", "export"):
     __import__(f"orchestrator.commands.{_module}")
 
 if __name__ == "__main__":

@@ -19,6 +19,11 @@ from tasks import store
 
 DEMO_ORG = "dappcore"
 FORECAST_ROWS = 8  # epics in the demo's forecast table
+# The demo org's two label agents (their history: sandbox.seed.agent_history.DEMO_AGENTS).
+DEMO_AGENTS = (
+    {"name": "jules", "kind": "label", "label": "jules"},
+    {"name": "codex", "kind": "label", "label": "codex"},
+)
 SANDBOX_PORT = 8765  # where the configuration the demo leaves expects `orchestrator sandbox`
 
 # `repo_progress`'s columns as the demo's table heads them.
@@ -33,11 +38,11 @@ ORG_FIGURES = {"count_audits": "open audits", "count_open_issues": "open issues"
 
 
 def demo_config(api_url: str, db: Path) -> dict[str, Any]:
-    """The demo's configuration: every repo of the demo org, a two-person team, the default agent."""
+    """The demo's configuration: every repo of the demo org, a two-person team, two label agents."""
     return {
         "github": {"api_url": api_url, "org": DEMO_ORG, "repos": ["*"], "seconds_between_writes": 0},
         "database": {"path": str(db)},
-        "agent": {"label": "jules"},
+        "agents": [dict(agent) for agent in DEMO_AGENTS],
         "team": {"members": [{"login": "Snider", "quota": 300}, {"login": "bodane", "quota": 300, "repos": []}]},
         "dispatch": {"plans_dir": str(db.parent / "plans")},
     }
@@ -70,6 +75,10 @@ def config_text(db: Path, port: int = SANDBOX_PORT) -> str:
         f"# need the sandbox as the demo left it:  orchestrator sandbox --state {state} --port {port}",
     ]
     for section, table in config.items():
+        if isinstance(table, list):  # an array of tables: [[agents]]
+            for row in table:
+                lines += ["", f"[[{section}]]", *(f"{k} = {_toml_value(v)}" for k, v in row.items())]
+            continue
         scalars = {k: v for k, v in table.items() if not (isinstance(v, list) and v and isinstance(v[0], dict))}
         lines += ["", f"[{section}]", *(f"{k} = {_toml_value(v)}" for k, v in scalars.items())]
         for key in table.keys() - scalars.keys():
@@ -97,6 +106,26 @@ def print_repo_table(db: Path, console: Console) -> None:
     print_table(rows, columns, f"{DEMO_ORG} after the loop", out=console)
 
 
+def print_routing(db: Path, console: Console) -> None:
+    """Routing at work: each agent's measured success by language, and whom the plans dispatched to."""
+    with store.reader(db) as con:
+        rates = con.execute(
+            "SELECT agent, language, count_merged, count_finished FROM outcome_rates ORDER BY language, agent"
+        ).fetchall()
+        sent = con.execute(
+            "SELECT payload->>'agent' AS agent, count(*) FROM plan_actions WHERE action = 'dispatch' GROUP BY 1 "
+            "ORDER BY 1"
+        ).fetchall()
+    agents = sorted({agent for agent, *_ in rates})
+    table: dict[str, dict[str, Any]] = {}
+    for agent, language, merged, finished in rates:
+        cell = f"{merged / finished:.0%} ({merged}/{finished})" if finished else "-"
+        table.setdefault(language, {"language": language, **dict.fromkeys(agents, "-")})[agent] = cell
+    columns = [Col("language", wide=True), *(Col(agent, justify="right") for agent in agents)]
+    print_table(list(table.values()), columns, "measured success: merged / finished attempts", out=console)
+    console.print(data_text("dispatched by the plans: " + ", ".join(f"{a or 'no agent'} {n}" for a, n in sent)))
+
+
 def run_demo(db: Path, console: Console) -> None:
     """sandbox -> snapshot -> plan -> execute --apply -> snapshot -> forecast -> report, with before and after;
     leaves the database, its configuration and the sandbox's state for the commands to try next."""
@@ -116,6 +145,7 @@ def run_demo(db: Path, console: Console) -> None:
     report = _report(settings, console)
     _print_outcome(settings, before, after, done, console)
     print_repo_table(db, console)
+    print_routing(db, console)
     print_forecast(forecast, console)
     if report:
         console.print(data_text(f"report: {report}"))
@@ -129,9 +159,9 @@ def _start_sandbox() -> Any:
     from sandbox.server import SandboxServer
 
     try:
-        return SandboxServer(port=SANDBOX_PORT, seed=7).start()
+        return SandboxServer(port=SANDBOX_PORT, seed=7, agents=True).start()
     except OSError:
-        return SandboxServer(port=0, seed=7).start()
+        return SandboxServer(port=0, seed=7, agents=True).start()
 
 
 def _loop(settings: Settings, server: Any, console: Console) -> tuple[dict, dict, dict]:

@@ -48,10 +48,11 @@ class SandboxServer:
         accepted_tokens: Iterable[str] = (DEFAULT_TOKEN,),
         rate_limit: int = 5000,
         state: SandboxState | None = None,
+        agents: bool = False,
     ) -> None:
         self.state = state or SandboxState(accepted_tokens=accepted_tokens, rate_limit=rate_limit)
         if state is None:
-            reset_demo(self.state, seed=seed, demo=demo, now=now)
+            reset_demo(self.state, seed=seed, demo=demo, now=now, agents=agents)
         self.port = port
         self.token = next(iter(self.state.accepted_tokens), DEFAULT_TOKEN)
         self.app = create_app(self.state)
@@ -156,6 +157,7 @@ def run_forever(
     app_key: str | None = None,
     app_token_seconds: int | None = None,
     write_limits: list[list[float]] | None = None,
+    agents: bool = True,
 ) -> None:
     """Serve the sandbox until Ctrl-C, printing the URL and token to use (for `orchestrator sandbox`).
 
@@ -164,7 +166,7 @@ def run_forever(
     private key there; `app_token_seconds` is how long its installation tokens live. `write_limits`
     ([[count, window_seconds], ...]) enforces content-creation limits (sandbox/write_limits.py).
     """
-    server = SandboxServer(port=port, seed=seed, demo=demo, state=state)
+    server = SandboxServer(port=port, seed=seed, demo=demo, state=state, agents=agents)
     if app_token_seconds is not None:
         server.state.installation_token_seconds = app_token_seconds
     app_lines = _create_app(server.state, app_key) if app_key else []

@@ -17,8 +17,9 @@ from tasks.live import Live, guarded
 
 
 def agent_for(payload: dict[str, Any], settings: Settings) -> Agent:
-    """The back-end a dispatch action names, with the configured agent filling what it lacks."""
-    return agent_from_payload(payload, settings.agent.backend())
+    """The back-end a dispatch action names, with the configured agent of that name (else the
+    first configured one) filling what it lacks."""
+    return agent_from_payload(payload, settings.agent_named(payload.get("agent")) or settings.agent.backend())
 
 
 def dispatch(live: Live, agent: Agent, repo: str, number: int | str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from common.config import ConfigError
 from common.text import clean_json, clean_text
 from tasks.github_client import GitHubClient, GitHubError
+from tasks.pull_heads import fill_closed_pull_heads
 
 EPIC_CHECKLIST = re.compile(r"^\s*[-*]\s+\[[ xX]\]\s+", re.MULTILINE)
 
@@ -567,5 +568,6 @@ def fetch_repo(client: GitHubClient, state: RepoSyncState, fetched_at: datetime)
         fetch_comments(client, state, out)
     if not (listed_in_full and not items) and not out.issues_disabled:  # an empty repository has no events
         fetch_events(client, state, out)
+    fill_closed_pull_heads(client, state.repo, out.pulls)  # outcomes: which agent's branch a PR came from
     fetch_epic_branches(client, state, out)
     return out

@@ -69,7 +69,8 @@ def _not_assigned(live: Live, repo: str, condition: dict[str, Any], settings: Se
 def _not_with_agent(live: Live, repo: str, condition: dict[str, Any], settings: Settings) -> str | None:
     """Any agent back-end's own "not dispatched yet" (the payload it planned with names it)."""
     number, payload = condition.get("number"), dict(condition.get("agent") or {})
-    agent = build_agent(str(payload.get("mode")), payload, settings.agent.backend())
+    configured = settings.agent_named(payload.get("agent")) or settings.agent.backend()
+    agent = build_agent(str(payload.get("mode") or configured.kind), payload, configured)
     return None if not agent.holds(live.issue(repo, number)) else f"#{number} is already with {agent.name}"
 
 

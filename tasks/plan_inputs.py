@@ -11,11 +11,11 @@ import pandas as pd
 from analytics.planning import Member, PlanInputs
 from common.config import Settings
 from tasks import store
-from tasks.usage import used_by_member, used_by_repo
+from tasks.usage import used_by_member, used_by_repo, used_in_window
 
 # The view, columns and filter of each frame the planner reads (current for the latest complete snapshot).
 PLAN_FRAMES: dict[str, tuple[str, str, str]] = {
-    "repositories": ("repositories", "repo, default_branch", ""),
+    "repositories": ("repositories", "repo, default_branch, language", ""),
     "findings": (
         "audit_findings",
         "repo, audit_number, finding_index, fingerprint, title, text, severity, type, "
@@ -82,6 +82,30 @@ def in_flight(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute(sql).fetchone()[0])
 
 
+# Several agents (routing): what each has spent today and has in flight, and every attempt's outcome.
+AGENT_IN_FLIGHT_SQL = (
+    "SELECT count(*) FROM issues WHERE state = 'open' AND (list_contains([lower(x) FOR x IN labels], ?)"
+    " OR list_contains([lower(x) FOR x IN assignees], ?))"
+)
+ROUTING_FRAMES: dict[str, str] = {
+    "outcomes": "SELECT * FROM outcomes",
+    "issue_facts": "SELECT repo, number, type, labels, is_open FROM int_issue_state",
+}
+
+
+def routing_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, now: datetime) -> dict[str, object]:
+    """What routing reads: outcomes, issue facts, and per agent the tasks spent today and those in flight."""
+    if not settings.agents:
+        return {}
+    used = used_in_window(con, settings, now, by="agent")  # ledger dispatches + labels added by hand
+    flying = {}
+    for agent in settings.agent_backends():
+        label, login = agent.label.lower(), (agent.assignee or "").lower()
+        flying[agent.name.lower()] = int(con.execute(AGENT_IN_FLIGHT_SQL, [label, login]).fetchone()[0])
+    frames = {name: con.execute(sql).fetchdf() for name, sql in ROUTING_FRAMES.items()}
+    return {**frames, "used_by_agent": used, "in_flight_by_agent": flying}
+
+
 def read_plan_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, now: datetime) -> PlanInputs:
     """Frames from the views, usage from `usage_events` (as the ledger counts it)."""
     used = used_by_member(con, settings, now)
@@ -97,4 +121,5 @@ def read_plan_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, now: da
         recently_planned=recently_planned(con, now, snapshot_at),
         used_by_repo=used_by_repo(con, settings, now),
         **read_frames(con),
+        **routing_inputs(con, settings, now),
     )

@@ -24,6 +24,7 @@ import pandas as pd
 from common.config import Settings
 from tasks import store
 from tasks.charts import report_charts
+from tasks.report_outcomes import outcome_tables
 
 DEFAULT_REPORT = Path("reports/report.html")
 BY_DAY_ROWS = 14  # the last active days shown in "budget by day"
@@ -61,6 +62,7 @@ class ReportData:
     org_forecast: dict[str, Any] | None = None
     today: dict[str, int] = field(default_factory=dict)  # dispatched / merged / stuck today
     chart_files: list[Path] = field(default_factory=list)  # PNGs of tasks/charts.py, embedded as they are
+    outcomes: dict[str, Any] = field(default_factory=dict)  # tasks/report_outcomes.py: rates, trend
 
 
 @contextmanager
@@ -276,6 +278,7 @@ def collect(settings: Settings, now: datetime | None = None, chart_dirs: list[Pa
             last_run=last_run,
             last_complete=last_complete,
             today=day_summary(con, settings, now),
+            outcomes=outcome_tables(con),
         )
     data.chart_files = _chart_files(chart_dirs or [])
     return data

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from common.agents import recognition_settings
 from common.config import Settings
 
 # What a window spent: the ledger's cost, plus each issue a person labelled once (however often).
@@ -31,7 +32,9 @@ WINDOW_SQL = (
 def usage_settings(settings: Settings, login: str | None = None) -> dict[str, str]:
     """The `run_settings` values the usage views read, from these settings."""
     team = [{"login": m.login, "repos": list(m.repos)} for m in settings.team.members]
-    values = {"agent_label": settings.agent.label, "timezone": settings.team.timezone, "team_members": json.dumps(team)}
+    # every configured agent (stg_agents), so a hand-added label of any of them counts
+    agents = recognition_settings(settings.agent_backends())
+    values = {**agents, "timezone": settings.team.timezone, "team_members": json.dumps(team)}
     return values | ({"token_login": login} if login else {})
 
 
@@ -67,9 +70,9 @@ def counting_with(
 def used_in_window(
     con: duckdb.DuckDBPyConnection, settings: Settings, now: datetime, login: str | None = None, by: str = "member"
 ) -> dict[str, int]:
-    """Tasks spent in the current window (`window`), per member or per repo."""
-    if by not in ("member", "repo"):
-        raise ValueError(f"usage is counted by member or repo, not {by!r}")
+    """Tasks spent in the current window (`window`), per member, repo or agent."""
+    if by not in ("member", "repo", "agent"):
+        raise ValueError(f"usage is counted by member, repo or agent, not {by!r}")
     start, end = window(settings, now)
     with counting_with(con, settings, login):
         rows = con.execute(WINDOW_SQL.format(key=by), [start, end]).fetchall()

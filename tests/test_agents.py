@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -80,10 +81,11 @@ def live() -> tuple[Live, FakeClient]:
 
 
 def test_agent_section_builds_exactly_the_back_end_it_always_described():
-    jules = ("google-labs-jules[bot]",)  # `[agent] pr_authors`: the accounts its PRs come from
-    assert settings_with({}).agent.backend() == LabelAgent(label="jules", pr_authors=jules)
+    # `pr_authors` (the accounts its PRs come from) default from the agent's name
+    assert settings_with({}).agent.backend() == LabelAgent(label="jules")
+    assert "google-labs-jules[bot]" in LabelAgent(label="jules").pr_authors
     copilot = settings_with({"mode": "assignee", "assignee": "Copilot"}).agent.backend()
-    assert copilot == AssigneeAgent(label="jules", assignee="Copilot", pr_authors=jules) and copilot.name == "Copilot"
+    assert copilot == AssigneeAgent(label="jules", assignee="Copilot") and copilot.name == "Copilot"
     assert settings_with({}).agent.backend().opened("Google-Labs-Jules[bot]")
     assert copilot.opened("copilot") and not copilot.opened("mira-k") and not copilot.opened(None)
     assert not LabelAgent(label="jules").opened("jules")  # a label is not an account
@@ -99,8 +101,8 @@ def test_unknown_agent_kind_and_missing_assignee_are_one_line_config_errors():
 
 def test_back_ends_plan_the_payload_and_precondition_plans_always_had():
     label, assignee = LabelAgent(label="jules"), AssigneeAgent(label="jules", assignee="copilot")
-    assert label.payload() == {"mode": "label", "label": "jules", "assignee": None}
-    assert assignee.payload() == {"mode": "assignee", "label": "jules", "assignee": "copilot"}
+    assert label.payload() == {"mode": "label", "agent": "jules", "label": "jules", "assignee": None}
+    assert assignee.payload() == {"mode": "assignee", "agent": "copilot", "label": "jules", "assignee": "copilot"}
     assert label.not_dispatched_check(7) == {"check": "lacks_label", "number": 7, "label": "jules"}
     assert assignee.not_dispatched_check(7) == {"check": "not_assigned", "number": 7, "login": "copilot"}
     rules = PlanRules(agent_mode="assignee", agent_assignee="copilot")  # the fields callers used to pass
@@ -115,6 +117,11 @@ def test_views_recognise_the_agent_through_the_settings_table():
         "agent_label": "Jules", "agent_mode": "assignee", "agent_assignee": "Copilot",
         "agent_labels": "jules", "agent_assignees": "copilot",
     }  # fmt: skip
+    assert json.loads(stored["agents"]) == [{
+        "name": "copilot", "kind": "assignee", "labels": ["jules"], "assignees": ["copilot"],
+        "pr_authors": ["copilot", "copilot-swe-agent[bot]", "copilot[bot]"],
+        "branch_prefixes": ["copilot-", "copilot/"],
+    }]  # fmt: skip
 
 
 def test_a_payload_names_its_back_end_and_the_configured_one_fills_the_gaps():
@@ -188,7 +195,8 @@ def test_a_third_back_end_plans_and_executes_a_dispatch(handoff_kind):
     plan = build_plan(inputs, plan_rules(settings), {REPO})
     (dispatch,) = [a for a in plan.actions if a.action == "dispatch"]
     assert dispatch.payload["mode"] == "handoff" and dispatch.payload["label"] == "robot"
-    not_yet = {"check": "not_with_agent", "number": 7, "agent": {"mode": "handoff", "label": "robot", "assignee": None}}
+    agent_fields = {"mode": "handoff", "agent": "robot", "label": "robot", "assignee": None}
+    not_yet = {"check": "not_with_agent", "number": 7, "agent": agent_fields}
     assert not_yet in dispatch.precondition
 
     reader, client = live()
@@ -199,3 +207,45 @@ def test_a_third_back_end_plans_and_executes_a_dispatch(handoff_kind):
     assert client.comments[0]["body"].startswith("Target branch: `main`")
     assert agents.dispatched(reader, agents.agent_for(dispatch.payload, settings), REPO, 7) is True
     assert check(reader, REPO, not_yet, settings) == "#7 is already with robot"
+
+
+# ── several agents: `[[agents]]` ──────────────────────────────────────────────
+
+
+def agents_settings(*tables: dict[str, Any], **extra: Any):
+    return parse_settings({"github": {"org": "o"}, "agents": list(tables), **extra})
+
+
+def test_agents_tables_build_one_named_back_end_each_and_the_views_recognise_all():
+    settings = agents_settings(
+        {"name": "jules", "kind": "label", "languages": ["Python"]},
+        {"name": "codex", "kind": "label", "label": "codex-go", "max_in_flight": 3, "daily_quota": 40},
+        {"name": "copilot", "kind": "assignee", "assignee": "Copilot", "branch_prefixes": ["cp/"]},
+    )
+    jules, codex, copilot = settings.agent_backends()
+    assert (jules.name, jules.label, codex.name, codex.label) == ("jules", "jules", "codex", "codex-go")
+    assert copilot == AssigneeAgent(label="copilot", assignee="Copilot", name="copilot", branch_prefixes=("cp/",))
+    assert settings.agent_named("CODEX") == codex and settings.agent_named("nobody") is None
+    assert settings.agent.agent_name == "jules"  # readers of one agent see the first
+    assert settings.agent_sections[1].daily_quota == 40
+    assert settings.agent_sections[0].covers("o/api", "python") and not settings.agent_sections[0].covers("o/api", "Go")
+    stored = view_settings(settings)
+    assert (stored["agent_labels"], stored["agent_assignees"]) == ("codex-go,copilot,jules", "copilot")
+    assert [a["name"] for a in json.loads(stored["agents"])] == ["jules", "codex", "copilot"]
+    assert codex.payload()["agent"] == "codex"
+    assert agent_from_payload({"mode": "label", "agent": "codex", "label": "codex-go"}, jules).name == "codex"
+
+
+def test_agent_and_agents_together_or_twice_the_same_name_are_one_line_errors():
+    with pytest.raises(ConfigError, match=r"^orchestrator.toml: agent and agents: use \[agent\] for one agent"):
+        agents_settings({"name": "a"}, agent={"label": "b"})
+    with pytest.raises(ConfigError, match="agents: two agents are named 'a'"):
+        agents_settings({"name": "a"}, {"name": "A"})
+    with pytest.raises(ConfigError, match="agents.0.kind: Input should be 'label' or 'assignee'"):
+        agents_settings({"name": "a", "kind": "pigeon"})
+
+
+def test_recognition_patterns_have_defaults_per_known_agent_and_can_be_configured():
+    assert "copilot/" in LabelAgent(label="copilot").branch_prefixes
+    assert "google-labs-jules[bot]" in LabelAgent(label="jules").pr_authors
+    assert LabelAgent(label="x", pr_authors=("me[bot]",)).recognition()["pr_authors"] == ["me[bot]"]

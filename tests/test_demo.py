@@ -147,6 +147,13 @@ def test_the_demo_leaves_a_configuration_every_read_command_works_on(tmp_path):
     assert {"p50", "p85"} <= set(json_of("forecast", "--json")[0])
     assert json_of("plan", "--json")["plan_id"]
     assert json_of("sql", "SELECT 1 AS one", "--json") == [{"one": 1}]
+    # routing at work: both agents measured by language, the plans dispatched to both, and routing
+    # ahead of either agent alone on merged PRs per task
+    assert "measured success" in demo.stdout and "codex" in demo.stdout, demo.stdout
+    sent = dict(re.findall(r"(jules|codex) (\d+)", demo.stdout.split("dispatched by the plans:")[1].splitlines()[0]))
+    assert int(sent["jules"]) > 0 and int(sent["codex"]) > 0, sent
+    by = {row["routing"]: row for row in json_of("simulate", "--days", "30", "--trials", "500", "--json")["rows"]}
+    assert all(by["best"]["merged_per_task"] > by[f"single:{name}"]["merged_per_task"] for name in ("jules", "codex"))
     html = (tmp_path / "reports" / "report.html").read_text(encoding="utf-8")
     assert "No forecast yet" not in html and 'alt="forecast fan"' in html
     assert re.search(r"all open epics done by \(P50\)</span><b>\d{4}-\d\d-\d\d", html)

@@ -134,7 +134,9 @@ def test_resolve_outdated_threads_off_plans_nothing(con):
 
 def test_without_the_agents_accounts_no_pr_is_the_agents(con):
     threads_org(con)
-    assert not [a for a in plan(con, PlanRules(agent=LabelAgent(label="jules"))) if a.action == "resolve_threads"]
+    # an agent whose accounts are not the PR's author (the PR is google-labs-jules[bot]'s)
+    robot = LabelAgent(label="robot", pr_authors=("robot-agent[bot]",))
+    assert not [a for a in plan(con, PlanRules(agent=robot)) if a.action == "resolve_threads"]
 
 
 def test_a_pr_a_person_took_over_keeps_its_threads(con):

@@ -20,7 +20,7 @@ from tasks.report_html import render_html, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "tests" / "output"
-SECTIONS = ("health", "budget", "epics", "forecast", "stuck", "ready", "plan")
+SECTIONS = ("health", "budget", "epics", "forecast", "stuck", "ready", "outcomes", "plan")
 HOSTILE = 'Epic: <img src=x onerror="console.error(\'xss\')"><script>console.error("xss")</script> & "quotes"'
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 

@@ -2,12 +2,13 @@
 -- that the ledger's budget, the plan, the report and `orchestrator budget` all read.
 --   ledger rows:  our `dispatch` actions, pending or done, with a cost (a pending row counts: the
 --                 label may already be on GitHub when a run dies); member = the ledger's member;
---   person_label: the agent label added by someone other than our own login, unless one of our
+--   person_label: any configured agent's label (`stg_agents.labels`) added by someone other than our own login, unless one of our
 --                 dispatches of the same issue (any status) is within 6 hours of it; it counts against
 --                 the first member (config order) whose repos cover the repository, and not at all
 --                 when nobody covers it. The same issue labelled twice is one task per window: readers
 --                 count distinct `task_key`s (see `daily_usage`).
---   agent:        the configured agent label (one agent today; a back-end per row comes with routing).
+--   agent:        the agent's name (`stg_agents.agent`, lower-cased): for a ledger row the plan's
+--                 `payload.agent`, else the first configured agent; for a label, the agent it belongs to.
 --   usage_date:   the calendar day of `counted_at` (UTC) in the team's time zone.
 --   usage_id:     'ledger:<plan_id>:<seq>' or 'event:<event_id>'; task_key: what one task is (an issue
 --                 labelled twice by people is one task_key).
@@ -38,6 +39,18 @@ settings as (
 
 ),
 
+agents as (
+
+    select * from stg_agents
+
+),
+
+planned as (
+
+    select plan_id, seq, lower(payload->>'agent') as agent from plan_actions where action = 'dispatch'
+
+),
+
 dispatches as (
 
     select * from ledger where ledger.action = 'dispatch'
@@ -53,9 +66,11 @@ ledger_tasks as (
         dispatches.repo,
         dispatches.target_number as number,
         dispatches.member,
+        coalesce(planned.agent, (select agents.agent from agents order by agents.position limit 1)) as agent,
         dispatches.cost,
         dispatches.executed_at as counted_at
     from dispatches
+    left join planned on planned.plan_id = dispatches.plan_id and planned.seq = dispatches.seq
     where dispatches.status in ('pending', 'done')
       and dispatches.cost > 0
       and dispatches.member is not null
@@ -64,12 +79,14 @@ ledger_tasks as (
 
 agent_labels as (
 
-    select events.*
+    -- a label two agents share counts once, for the first of them (config order)
+    select events.*, agents.agent as agent_name
     from events
     cross join settings
+    inner join agents on list_contains(agents.labels, lower(events.label))
     where events.event = 'labeled'
-      and lower(events.label) = settings.agent_label
       and (settings.own_login = '' or coalesce(lower(events.actor), '') <> settings.own_login)
+    qualify row_number() over (partition by events.event_id order by agents.position) = 1
 
 ),
 
@@ -110,6 +127,7 @@ person_tasks as (
         person_labels.repo,
         person_labels.number,
         person_label_members.member,
+        person_labels.agent_name as agent,
         1 as cost,
         person_labels.created_at as counted_at
     from person_labels
@@ -134,7 +152,7 @@ final as (
         counted.repo,
         counted.number,
         counted.member,
-        settings.agent_label as agent,
+        counted.agent,
         counted.cost,
         counted.counted_at,
         timezone(settings.timezone, timezone('UTC', counted.counted_at))::date as usage_date

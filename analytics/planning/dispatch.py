@@ -21,6 +21,8 @@ from analytics.planning.model import (
     rows,
     target_branch_comment,
 )
+from analytics.planning.routed import Router, routed_reason
+from common.agents import Agent
 
 
 def daily_target(rules: PlanRules, members: list[Member], now_local: datetime) -> tuple[int, list[str]]:
@@ -87,7 +89,11 @@ def dispatch_actions(
     stop = "throttled" if _throttled(rules, members, inputs.now_local) else (
         "in_flight_cap" if target < day_target else "budget_spent"
     )  # fmt: skip
-    queue = _ready_queue(inputs, repos)
+    queue, router, to_people = _ready_queue(inputs, repos), None, []
+    if rules.agents:  # several agents: re-dispatch failed attempts, expected value first
+        router = Router.build(inputs, rules)
+        retries, to_people = router.retries(repos, inputs.recently_planned)
+        queue = router.order(queue + retries)
     cap = _repo_cap(rules, members, target, {q["repo"] for q in queue}, notes)
     epic_branch = {
         (e["repo"], int(e["epic"])): e.get("branch") for e in rows(inputs.epics) if e.get("is_branch_present")
@@ -101,13 +107,14 @@ def dispatch_actions(
             late = stop == "budget_spent" and ready.get("has_open_dependencies")
             round_.skip("dependency_open" if late else stop)
             continue
-        action = _dispatch_one(round_, rules, ready, default_branch)
+        action = _dispatch_one(round_, rules, ready, default_branch, router)
         if action is not None:
             round_.actions.append(action)
+    round_.actions += to_people
     summary = {
         "daily_target": target,
         "ready": len(queue),
-        "dispatched": len(round_.actions),
+        "dispatched": sum(a.action == "dispatch" for a in round_.actions),
         "per_repo": round_.planned,
         "repo_cap": cap,
         "notes": notes,
@@ -181,7 +188,11 @@ def _target_branch(round_: DispatchRound, ready: dict[str, Any], default_branch:
 
 
 def _dispatch_one(
-    round_: DispatchRound, rules: PlanRules, ready: dict[str, Any], default_branch: dict[str, str]
+    round_: DispatchRound,
+    rules: PlanRules,
+    ready: dict[str, Any],
+    default_branch: dict[str, str],
+    router: Router | None = None,
 ) -> Action | None:
     """The dispatch of one ready issue, or None (its reason counted) when its repo is at its cap,
     nobody's quota covers it, or its epic's branch neither exists nor is created by this plan."""
@@ -195,17 +206,27 @@ def _dispatch_one(
     branch = _target_branch(round_, ready, default_branch)
     if branch is None:
         return round_.skip("waiting_for_branch")
+    choice = router.choose(ready) if router is not None else None
+    if router is not None and choice is None:
+        return round_.skip(router.why_skipped(ready))
     round_.spend(member, repo)
     epic = None if ready.get("epic") is None else int(ready["epic"])
     new_branch = epic is not None and round_.epic_branch.get((repo, epic)) is None
-    return _dispatch(rules, ready, member, branch, new_branch)
+    action = _dispatch(rules, ready, member, branch, new_branch, choice.agent.backend if choice else None)
+    if choice is not None:
+        router.spend(choice.agent)
+        action.reason += routed_reason(choice, ready)
+        action.payload["expected_success"] = round(choice.estimate.p, 4)
+    return action
 
 
-def _dispatch(rules: PlanRules, ready: dict[str, Any], member: Member, branch: str, new_branch: bool) -> Action:
+def _dispatch(
+    rules: PlanRules, ready: dict[str, Any], member: Member, branch: str, new_branch: bool, agent: Agent | None = None
+) -> Action:
     """The dispatch action; onto a branch this plan creates, it waits for the branch (`branch_present`)."""
     repo, number = ready["repo"], int(ready["number"])
     epic = None if ready.get("epic") is None else int(ready["epic"])
-    agent = rules.backend()
+    agent = agent or rules.backend()
     severity = ready.get("severity") or "medium"
     reason = (
         f"#{number} ({severity}) is ready in phase {ready.get('phase')} of epic #{epic}."
@@ -225,7 +246,8 @@ def _dispatch(rules: PlanRules, ready: dict[str, Any], member: Member, branch: s
             *waits,
             {"check": "issue_open", "number": number},
             agent.not_dispatched_check(number),
-            {"check": "no_open_pr_for", "number": number},
+            # a re-dispatch after CI kept failing leaves the failed agent's PR open
+            *([] if ready.get("tried") else [{"check": "no_open_pr_for", "number": number}]),
             {"check": "budget", "member": member.login},
         ],
         priority=60 + SEVERITY_RANK.get(severity, 2),

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analytics.plan_bounds import Bounds
+from analytics.planning.routing import AgentSpec, RoutingRules
 from common.agents import Agent, build_agent
 
 ACTION_TYPES = (
@@ -63,6 +64,10 @@ class PlanRules:
     nudge_cooldown_hours: float = 12.0
     resolve_outdated_threads: bool = True
     bounds: Bounds = field(default_factory=Bounds)
+    # `[[agents]]`: several agents, routed by measured success (analytics/planning/routing.py).
+    # Empty (`[agent]` alone): every dispatch goes to `backend()`, in queue order, as always.
+    agents: tuple[AgentSpec, ...] = ()
+    routing: RoutingRules = field(default_factory=RoutingRules)
 
     def backend(self) -> Agent:
         """The agent back-end of this plan's dispatches."""
@@ -94,6 +99,11 @@ class PlanInputs:
     open_pr_heads: pd.DataFrame = field(default_factory=pd.DataFrame)  # repo, head_ref, number, merged, state
     recently_planned: set[tuple[str, int]] = field(default_factory=set)  # dispatches of plans not yet carried out
     used_by_repo: dict[str, int] = field(default_factory=dict)  # tasks already spent today, per repo
+    # read only when several agents are configured (routing):
+    outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)  # the outcomes mart: one row per attempt
+    issue_facts: pd.DataFrame = field(default_factory=pd.DataFrame)  # repo, number, type, labels, is_open
+    used_by_agent: dict[str, int] = field(default_factory=dict)  # tasks already spent today, per agent name
+    in_flight_by_agent: dict[str, int] = field(default_factory=dict)  # open issues with each agent now
 
 
 @dataclass

@@ -88,22 +88,24 @@ def _cooling_down(pr: dict[str, Any], inputs: PlanInputs, rules: PlanRules) -> b
 
 def _escalate(pr: dict[str, Any], nudges: int) -> Action:
     number = int(pr["number"])
+    reason = f"PR #{number} is still stuck after {nudges} nudges: a person should take it over."
+    return hand_to_a_person(pr["repo"], number, reason, "This PR is still stuck after repeated nudges")
+
+
+def hand_to_a_person(repo: str, number: int, reason: str, why: str) -> Action:
+    """`escalate_pr`: label #number `needs-human` with a comment saying `why`; "handing it to a person"."""
     return Action(
         "escalate_pr",
-        pr["repo"],
+        repo,
         str(number),
-        f"PR #{number} is still stuck after {nudges} nudges: a person should take it over.",
-        payload={
-            "comment": "This PR is still stuck after repeated nudges; handing it to a person.",
-            "assignee": None,
-            "label": HUMAN_LABEL,
-        },
+        reason,
+        payload={"comment": f"{why}; handing it to a person.", "assignee": None, "label": HUMAN_LABEL},
         precondition=[
             {"check": "issue_open", "number": number},
             {"check": "lacks_label", "number": number, "label": HUMAN_LABEL},
         ],
         priority=8,
-    )  # fmt: skip
+    )
 
 
 def _update_branch(pr: dict[str, Any], reason: StuckReason) -> Action:

@@ -18,6 +18,7 @@ pivoted as (
         max(value) filter (where key = 'agent_labels') as agent_labels,
         max(value) filter (where key = 'agent_assignees') as agent_assignees,
         max(value) filter (where key = 'stale_pr_days') as stale_pr_days,
+        max(value) filter (where key = 'abandoned_after_days') as abandoned_after_days,
         max(value) filter (where key = 'escalate_after_nudges') as escalate_after_nudges,
         max(value) filter (where key = 'direct_dispatch_below') as direct_dispatch_below,
         max(value) filter (where key = 'themed_epics_from') as themed_epics_from,
@@ -78,6 +79,9 @@ typed as (
         ----------  numerics
         coalesce(try_cast(stale_pr_days as double), {{ default:stale_pr_days }}::double)
             as stale_pr_days,
+        -- a dispatch with no pull request this long after it is `abandoned` in `outcomes`
+        coalesce(try_cast(abandoned_after_days as double), {{ default:abandoned_after_days }}::double)
+            as abandoned_after_days,
         coalesce(try_cast(escalate_after_nudges as integer), {{ default:escalate_after_nudges }}::integer)
             as escalate_after_nudges,
         coalesce(try_cast(direct_dispatch_below as integer), {{ default:direct_dispatch_below }}::integer)

@@ -16,6 +16,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from sandbox.models import AGENT_BOT, DEFAULT_LOGIN
+from sandbox.seed.agent_history import DEMO_AGENTS, seed_agent_history
 from sandbox.seed.builder import Builder
 from sandbox.seed.epics import plan_core, plan_mcp_epic
 from sandbox.seed.history import HISTORY_EPICS, EpicHistory
@@ -25,6 +26,8 @@ from sandbox.seed.plans import plan_generic, plan_single_audit
 from sandbox.state import SandboxState
 
 __all__ = ["HISTORY_EPICS", "INVENTORY", "ORG", "reset_demo", "seed_demo"]
+
+AGENT_HISTORY_PER_REPO = 12  # with agents: issues per repo dispatched to jules/codex over 90 days
 
 # The demo's people: (login, account type, display name).
 PEOPLE = (
@@ -39,16 +42,23 @@ PEOPLE = (
 )
 
 
-def reset_demo(state: SandboxState, seed: int = 7, demo: bool = True, now: datetime | None = None) -> None:
-    """Empty the state, then (with demo) seed the demo organisation."""
+def reset_demo(
+    state: SandboxState, seed: int = 7, demo: bool = True, now: datetime | None = None, agents: bool = False
+) -> None:
+    """Empty the state, then (with demo) seed the demo organisation (with agents: two agents' history)."""
     with state.lock:
         state.reset()
         if demo:
-            seed_demo(state, seed=seed, now=now)
+            seed_demo(state, seed=seed, now=now, agents=agents)
 
 
-def seed_demo(state: SandboxState, seed: int = 7, now: datetime | None = None) -> None:
-    """Fill state with the dappcore demo organisation (deterministic in seed and now)."""
+def seed_demo(state: SandboxState, seed: int = 7, now: datetime | None = None, agents: bool = False) -> None:
+    """Fill state with the dappcore demo organisation (deterministic in seed and now).
+
+    With `agents`, two label agents (`DEMO_AGENTS`: jules, codex) with different strengths: the old
+    jules fix PRs merge at jules's seeded rate on the repo's language, and `AGENT_HISTORY_PER_REPO`
+    issues per repo written in a language the agents know carry 90 days of both agents' attempts.
+    """
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     rng = random.Random(seed)
     with state.lock:
@@ -59,10 +69,14 @@ def seed_demo(state: SandboxState, seed: int = 7, now: datetime | None = None) -
         state.backdate_account(ORG, now - timedelta(days=1500))
         for spec in INVENTORY:
             before = rng.getstate()
-            _seed_repo(state, spec, rng, now, seed)
+            _seed_repo(state, spec, rng, now, seed, agents=agents)
             if any(e.repo == spec.name for e in HISTORY_EPICS):
                 rng.setstate(_rng_without_history(spec, before, now, seed))
         seed_links(state)  # sub-issues, dependencies, review threads: over the finished organisation
+        if agents:
+            known = {spec.language for spec in INVENTORY if all(spec.language in a.rates for a in DEMO_AGENTS)}
+            languages = {f"{ORG}/{s.name}": s.language for s in INVENTORY if s.language in known}
+            seed_agent_history(state, languages, DEMO_AGENTS, now=now, per_repo=AGENT_HISTORY_PER_REPO, seed=seed)
 
 
 def _rng_without_history(spec: RepoSpec, before: tuple, now: datetime, seed: int) -> tuple:
@@ -80,7 +94,13 @@ def _rng_without_history(spec: RepoSpec, before: tuple, now: datetime, seed: int
 
 
 def _seed_repo(
-    state: SandboxState, spec: RepoSpec, rng: random.Random, now: datetime, seed: int = 7, history: bool = True
+    state: SandboxState,
+    spec: RepoSpec,
+    rng: random.Random,
+    now: datetime,
+    seed: int = 7,
+    history: bool = True,
+    agents: bool = False,
 ) -> None:
     """One repo: its labels and first commits, then every issue/PR number from 1 on."""
     created = now - timedelta(days=430)
@@ -103,6 +123,8 @@ def _seed_repo(
             created + timedelta(days=i),
         )
     b = Builder(state, rng, now, spec.name, spec)
+    if agents:  # its own stream: the rest of the demo is laid out as without agents
+        b.jules_outcomes = random.Random(f"{seed}/{spec.name}/jules")
     epics = [e for e in HISTORY_EPICS if e.repo == spec.name] if history else []
     if epics:  # its own random stream (see _rng_without_history): the rest of the demo stays as it was
         b.history = EpicHistory(b, epics, random.Random(f"{seed}/{spec.name}/history"))

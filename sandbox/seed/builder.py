@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sandbox.models import AGENT_BOT, DEFAULT_LOGIN, Issue
+from sandbox.seed.agent_history import DEMO_AGENTS
 from sandbox.seed.inventory import CONTRIBUTORS, HISTORY_DAYS, MEMBERS, ORG, RepoSpec
 from sandbox.seed.texts import AUDIT_BODIES, CHILD_TOPICS, FEATURES
 from sandbox.state import SandboxState
@@ -31,6 +32,9 @@ class Builder:
     # Work that must happen after some number (e.g. a child's merged PR): run in the next history slot.
     deferred: list[Callable[[int, datetime], None]] = field(default_factory=list)
     history: EpicHistory | None = None  # finished epics woven into the free numbers
+    # With two agents (`reset_demo(agents=True)`): whether the old jules fix PR merges, drawn from
+    # jules's seeded rate on the repo's language with its own random stream (None: always merges).
+    jules_outcomes: random.Random | None = None
 
     @property
     def full(self) -> str:
@@ -171,19 +175,23 @@ class Builder:
         """The agent's merged PR for a closed jules issue (`Fixes #N`); the issue closes when it merges."""
         issue_number, _ = self.pending_fix.pop(0)
         merged = min(when + timedelta(hours=self.rng.randint(1, 30)), self.now - timedelta(hours=1))
+        merges = self.jules_outcomes is None or self.jules_outcomes.random() < jules_rate(self.spec.language)
         self.state.add_pull(
             self.full,
             f"fix: resolve #{issue_number}",
             head=f"jules/{issue_number}-fix",
             body=f"Fixes #{issue_number}\n\nAutomated change by Jules.",
             user=AGENT_BOT,
-            merged=True,
+            merged=merges,
+            state="closed",
             created_at=when,
             closed_at=merged,
-            merged_by=DEFAULT_LOGIN,
+            merged_by=DEFAULT_LOGIN if merges else None,
             reviews=[(DEFAULT_LOGIN, "APPROVED")],
         )
         self.state.delete_ref(self.full, f"jules/{issue_number}-fix")
+        if not merges:  # closed unmerged: the issue stays closed as it was
+            return
         merge_sha = self.state.issue(self.full, number).pull.merge_commit_sha  # type: ignore[union-attr]
         self.state.redate_close(self.full, issue_number, merged, merge_sha)
 
@@ -275,3 +283,8 @@ def open_pr_of_kind(
             b.full, pr.number, "@jules fix the merge conflict", DEFAULT_LOGIN, when + timedelta(hours=5)
         )
     return pr
+
+
+def jules_rate(language: str) -> float:
+    """jules's seeded success rate on `language` (sandbox.seed.agent_history.DEMO_AGENTS)."""
+    return next(agent.rate(language) for agent in DEMO_AGENTS if agent.name == "jules")
