@@ -130,13 +130,10 @@ def test_an_unreachable_github_stops_the_run_with_one_line_and_leaves_the_rest(s
     plan = [nudge(n) for n in pulls] + [nudge(n, "still stuck") for n in pulls]
     insert_plan(settings, "p-down", plan)
     die_after_who_am_i(state, monkeypatch)  # then every request meets a refused connection
-    began = time.monotonic()
     run = cli(config, "execute", "--apply")
-    out, err = run.communicate(timeout=180)
-    elapsed = time.monotonic() - began
+    out, err = run.communicate(timeout=180)  # a hang guard, not a speed check (make bench times it)
 
     assert run.returncode != 0
-    assert elapsed < 120, f"took {elapsed:.0f} s"
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert "Traceback" not in err + out
