@@ -45,14 +45,15 @@ openapi: .cache/openapi/api.github.com.json
 
 graphql-schema: .cache/graphql/schema.graphql
 
-# Most of the suite waits on servers, subprocesses and injected latency, not the CPU: three
-# workers, each with its own sandbox and Prefect harness, one test file per worker at a time.
-TEST_WORKERS ?= 3
+# Most of the suite waits on servers, subprocesses and injected latency, not the CPU: four
+# workers, each with its own sandbox and Prefect harness, one test file per worker at a time;
+# the slowest tests are listed at the end.
+TEST_WORKERS ?= 4
 
 test: install-test
 	-@$(MAKE) --no-print-directory openapi
 	-@$(MAKE) --no-print-directory graphql-schema
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # The fast lane: lint and the tests that need no sandbox, Prefect harness or subprocess.
 check: install-test
