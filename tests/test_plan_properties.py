@@ -143,7 +143,7 @@ def plan_for(con, settings, now=NOW):
     return inputs, build_plan(inputs, plan_rules(settings), configured_repos(con, settings))
 
 
-@hsettings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(organisations())
 def test_plan_respects_budget_share_phases_and_labels(org):
     org["hour"] = org["hour"]
@@ -186,7 +186,7 @@ def test_plan_respects_budget_share_phases_and_labels(org):
     assert [x.as_row(i) for i, x in enumerate(again.actions)] == [x.as_row(i) for i, x in enumerate(plan.actions)]
 
 
-@hsettings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(organisations())
 def test_consecutive_plans_never_dispatch_an_issue_twice(org):
     con, settings = load(org)
